@@ -1,0 +1,308 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sandbox/sandbox/osconfine"
+)
+
+// ExecRequest is one command to run in a session.
+type ExecRequest struct {
+	// Command is a program name (looked up in the child's PATH) or path.
+	Command string   `json:"command"`
+	Args    []string `json:"args,omitempty"`
+	// Cwd is where the command runs. Relative: under the session's
+	// workdir. Absolute: a mount target (or below one) maps to its host
+	// source; otherwise it must be a host path inside one of the session's
+	// roots. Empty: the workdir.
+	Cwd string `json:"cwd,omitempty"`
+	// Env is added to the child's base environment (PATH, HOME, TMPDIR,
+	// LANG and the mount variables) and may override it. Keys must match
+	// [A-Za-z_][A-Za-z0-9_]*. The host's environment never reaches the child.
+	Env map[string]string `json:"env,omitempty"`
+	// Stdin is fed to the command; StdinReader, when set, is read after it.
+	Stdin       []byte    `json:"stdin,omitempty"`
+	StdinReader io.Reader `json:"-"`
+	// Timeout ends the command; zero falls back to the session's wall time.
+	Timeout time.Duration `json:"timeout_ms,omitempty"`
+	// Stdout and Stderr, when set, receive the output as it arrives, in
+	// full; the result keeps the first MaxOutputBytes of each.
+	Stdout io.Writer `json:"-"`
+	Stderr io.Writer `json:"-"`
+}
+
+// Reason says why a command ended, when it did not simply exit.
+type Reason string
+
+const (
+	ReasonExited    Reason = ""          // the command exited or was killed by a signal of its own
+	ReasonWallTime  Reason = "wall_time" // the timeout or wall-time limit
+	ReasonCancelled Reason = "cancelled" // the caller's context was cancelled
+	ReasonCPUTime   Reason = "cpu_time"  // SIGXCPU: CPU time limit
+	ReasonFileSize  Reason = "file_size" // SIGXFSZ: file size limit
+	ReasonMemory    Reason = "memory"    // killed on the memory limit
+)
+
+// ExecResult is what a command did.
+type ExecResult struct {
+	Stdout   []byte `json:"stdout"`
+	Stderr   []byte `json:"stderr"`
+	ExitCode int    `json:"exit_code"`
+	// TimedOut is true when the command was killed on its timeout or a
+	// cancelled context.
+	TimedOut bool `json:"timed_out"`
+	// Signal names the signal that ended the command ("killed"), if any.
+	Signal string `json:"signal,omitempty"`
+	// Reason says which limit ended the command, if one did.
+	Reason          Reason        `json:"reason,omitempty"`
+	Duration        time.Duration `json:"duration_ns"`
+	StdoutTruncated bool          `json:"stdout_truncated"`
+	StderrTruncated bool          `json:"stderr_truncated"`
+}
+
+// Success reports whether the command exited 0 on its own.
+func (r *ExecResult) Success() bool { return r.ExitCode == 0 && !r.TimedOut && r.Signal == "" }
+
+var envKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validate checks what can be checked without the session.
+func (r *ExecRequest) validate() error {
+	if strings.TrimSpace(r.Command) == "" {
+		return errors.New("empty command")
+	}
+	if r.Timeout < 0 {
+		return errors.New("negative timeout")
+	}
+	hasNUL := func(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+	if hasNUL(r.Command) || hasNUL(r.Cwd) {
+		return errors.New("NUL byte in command or cwd")
+	}
+	for i, a := range r.Args {
+		if hasNUL(a) {
+			return fmt.Errorf("NUL byte in argument %d", i)
+		}
+	}
+	for k, v := range r.Env {
+		if !envKeyPattern.MatchString(k) {
+			return fmt.Errorf("invalid environment key %q", k)
+		}
+		if hasNUL(v) {
+			return fmt.Errorf("NUL byte in the value of %s", k)
+		}
+	}
+	return nil
+}
+
+// childEnv is the base environment plus the request's, sorted by key.
+func childEnv(base, extra map[string]string) []string {
+	merged := make(map[string]string, len(base)+len(extra))
+	for k, v := range base {
+		merged[k] = v
+	}
+	for k, v := range extra {
+		merged[k] = v
+	}
+	env := make([]string, 0, len(merged))
+	for k, v := range merged {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// lookPath finds command in the child's PATH, not the host's.
+func lookPath(command, pathList string) (string, error) {
+	if strings.Contains(command, "/") {
+		if _, err := os.Stat(command); err != nil {
+			return "", err
+		}
+		return command, nil
+	}
+	for _, dir := range filepath.SplitList(pathList) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, command)
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q not found in PATH %q: %w", command, pathList, exec.ErrNotFound)
+}
+
+// capture keeps the first limit bytes written to it, forwards every byte
+// to tee, and remembers whether it dropped any.
+type capture struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	limit     int
+	truncated bool
+	tee       io.Writer
+	teeErr    error
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	room := c.limit - c.buf.Len()
+	if room >= len(p) {
+		c.buf.Write(p)
+	} else {
+		c.buf.Write(p[:max(room, 0)])
+		c.truncated = true
+	}
+	if c.tee != nil && c.teeErr == nil {
+		// A failing caller writer must not stop the draining of the
+		// child: remember the error and stop forwarding.
+		_, c.teeErr = c.tee.Write(p)
+	}
+	return len(p), nil
+}
+
+// drainBound is how long Exec keeps reading output after the command has
+// exited, for descendants that still hold the pipes. Under a PID namespace
+// they are already dead and the pipes close at once.
+const drainBound = 500 * time.Millisecond
+
+// startFunc starts a prepared command: confined, or not.
+type startFunc func(*exec.Cmd) (*osconfine.Child, error)
+
+// runCommand starts cmd with start, feeds stdin, captures the output and
+// waits, killing the tree on timeout or cancellation. It never returns
+// before the output pipes are closed.
+func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRequest, timeout time.Duration, maxOutput int) (*ExecResult, error) {
+	res := &ExecResult{}
+	stdout := &capture{limit: maxOutput, tee: req.Stdout}
+	stderr := &capture{limit: maxOutput, tee: req.Stderr}
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	var inR, inW *os.File
+	hasStdin := len(req.Stdin) > 0 || req.StdinReader != nil
+	if hasStdin {
+		if inR, inW, err = os.Pipe(); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return nil, err
+		}
+		cmd.Stdin = inR
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+
+	began := time.Now()
+	child, err := start(cmd)
+	// The child holds its own copies now; ours must go, or EOF never comes.
+	outW.Close()
+	errW.Close()
+	if inR != nil {
+		inR.Close()
+	}
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		if inW != nil {
+			inW.Close()
+		}
+		return nil, err
+	}
+
+	var drained sync.WaitGroup
+	drained.Add(2)
+	go func() { defer drained.Done(); io.Copy(stdout, outR) }()
+	go func() { defer drained.Done(); io.Copy(stderr, errR) }()
+	if inW != nil {
+		go func() {
+			defer inW.Close()
+			if _, err := inW.Write(req.Stdin); err != nil {
+				return
+			}
+			if req.StdinReader != nil {
+				io.Copy(inW, req.StdinReader)
+			}
+		}()
+	}
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var waitErr error
+	select {
+	case <-child.Done():
+	case <-timer.C:
+		res.TimedOut, res.Reason = true, ReasonWallTime
+		child.Kill()
+	case <-ctx.Done():
+		res.TimedOut, res.Reason = true, ReasonCancelled
+		child.Kill()
+	}
+	waitErr = child.Wait()
+	res.Duration = time.Since(began)
+	// Whatever the command left behind outside a PID namespace goes too.
+	child.Kill()
+
+	drainDone := make(chan struct{})
+	go func() { drained.Wait(); close(drainDone) }()
+	select {
+	case <-drainDone:
+	case <-time.After(drainBound):
+		// A descendant the kill could not reach holds the pipes: stop
+		// reading so that Exec returns.
+		outR.Close()
+		errR.Close()
+		<-drainDone
+	}
+	outR.Close()
+	errR.Close()
+
+	res.Stdout, res.StdoutTruncated = stdout.buf.Bytes(), stdout.truncated
+	res.Stderr, res.StderrTruncated = stderr.buf.Bytes(), stderr.truncated
+	if res.Stdout == nil {
+		res.Stdout = []byte{}
+	}
+	if res.Stderr == nil {
+		res.Stderr = []byte{}
+	}
+	describeExit(res, cmd.ProcessState, waitErr)
+	if res.Reason == ReasonCancelled {
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+// describeExit fills the exit code, the signal and the reason from the
+// process state.
+func describeExit(res *ExecResult, st *os.ProcessState, waitErr error) {
+	if st == nil {
+		res.ExitCode = -1
+		return
+	}
+	res.ExitCode = st.ExitCode()
+	if sig, limit := osconfine.ExitSignal(st); sig != "" {
+		res.Signal = sig
+		if res.Reason == ReasonExited {
+			res.Reason = Reason(limit)
+		}
+	}
+	_ = waitErr
+}

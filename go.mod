@@ -1,0 +1,11 @@
+module github.com/go-sandbox/sandbox
+
+go 1.26.0
+
+require (
+	github.com/google/uuid v1.6.0
+	github.com/landlock-lsm/go-landlock v0.11.2
+	golang.org/x/sys v0.50.0
+)
+
+require kernel.org/pub/linux/libs/security/libcap/psx v1.2.78 // indirect

@@ -1,0 +1,572 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/go-sandbox/sandbox/osconfine"
+)
+
+// LocalConfig configures the local backend. The zero value is usable.
+type LocalConfig struct {
+	// RootDir holds the session directories; empty means os.TempDir().
+	RootDir string
+	// Path is the PATH commands get; empty means DefaultPath.
+	Path string
+}
+
+// DefaultPath is the PATH of commands that do not set one.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Local is the backend that runs commands on this machine, confined by
+// package osconfine. Create it with NewLocal.
+type Local struct {
+	cfg      LocalConfig
+	mu       sync.Mutex
+	sessions map[SessionID]*localSession
+}
+
+var _ Backend = (*Local)(nil)
+
+// NewLocal returns a local backend. It fails when RootDir cannot be created.
+func NewLocal(cfg LocalConfig) (*Local, error) {
+	if cfg.RootDir == "" {
+		cfg.RootDir = os.TempDir()
+	}
+	if cfg.Path == "" {
+		cfg.Path = DefaultPath
+	}
+	if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
+		return nil, newError("new local backend", "", ErrIO, err)
+	}
+	root, err := cleanHostPath(cfg.RootDir)
+	if err != nil {
+		return nil, newError("new local backend", "", ErrIO, err)
+	}
+	cfg.RootDir = root
+	return &Local{cfg: cfg, sessions: make(map[SessionID]*localSession)}, nil
+}
+
+// Name returns "local".
+func (l *Local) Name() string { return "local" }
+
+// Capabilities reports the host's enforcement as probed by osconfine.
+func (l *Local) Capabilities() Capabilities {
+	s := osconfine.Probe()
+	return Capabilities{
+		LocalProcessSandbox: s.Filesystem.Enforced,
+		NetworkPolicy:       s.NetworkDenyAll.Enforced,
+		Snapshot:            true,
+		Resume:              true,
+		SuspendOnIdle:       false,
+		Enforcement:         s,
+	}
+}
+
+// localSession is one session's state. mu guards every field but the
+// immutable ones (id, root, dirs).
+type localSession struct {
+	id      SessionID
+	root    string // session directory
+	work    string // workdir (read-write)
+	home    string // HOME (read-write)
+	tmp     string // TMPDIR (read-write)
+	created time.Time
+
+	mu         sync.Mutex
+	labels     map[string]string
+	mounts     []ResolvedMount
+	network    NetworkPolicy
+	limits     Limits
+	profile    Profile
+	prepared   *osconfine.Prepared // built lazily, dropped when the policy changes
+	running    map[*osconfine.Child]struct{}
+	terminated bool
+	nextMount  int
+}
+
+// Provision creates the session directory, resolves the mounts and checks
+// that the host can confine the session as asked. On any failure it removes
+// what it created.
+func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error) {
+	const op = "provision"
+	id := spec.SessionID
+	if id == "" {
+		id = SessionID("local-" + uuid.Must(uuid.NewV7()).String())
+	} else if err := id.Validate(); err != nil {
+		return nil, newError(op, id, ErrInvalidRequest, err)
+	}
+	if err := spec.NetworkPolicy.Validate(); err != nil {
+		return nil, newError(op, id, ErrInvalidRequest, err)
+	}
+	if err := spec.Limits.validate(); err != nil {
+		return nil, newError(op, id, ErrInvalidRequest, err)
+	}
+	profile := spec.Profile
+	switch profile {
+	case "":
+		profile = OSHardened
+	case OSHardened, Unrestricted:
+	default:
+		return nil, invalid(op, id, "unknown profile %q", profile)
+	}
+	// Check every mount before anything is created.
+	targets := map[string]bool{MemoryTarget: true, OutputsTarget: true}
+	for _, m := range spec.Mounts {
+		t, err := NormalizeTarget(m.Target)
+		if err != nil {
+			return nil, newError(op, id, ErrInvalidRequest, err)
+		}
+		if targets[t] {
+			return nil, invalid(op, id, "duplicate mount target %s", t)
+		}
+		targets[t] = true
+		if !validAccess(m.Access) {
+			return nil, invalid(op, id, "mount %s: access %q is neither read_only nor read_write", t, m.Access)
+		}
+	}
+
+	l.mu.Lock()
+	if _, dup := l.sessions[id]; dup {
+		l.mu.Unlock()
+		return nil, invalid(op, id, "a session with this id exists")
+	}
+	// Reserve the id while the directory is built.
+	l.sessions[id] = nil
+	l.mu.Unlock()
+	defer func() {
+		if err != nil {
+			l.mu.Lock()
+			delete(l.sessions, id)
+			l.mu.Unlock()
+		}
+	}()
+
+	root := filepath.Join(l.cfg.RootDir, string(id))
+	if err := os.Mkdir(root, 0o700); err != nil {
+		return nil, newError(op, id, ErrIO, err)
+	}
+	// Every path a failed provision created lives under root, except new
+	// absolute mount sources, which are removed one by one.
+	var createdOutside []string
+	defer func() {
+		if err != nil {
+			os.RemoveAll(root)
+			for _, d := range slices.Backward(createdOutside) {
+				os.Remove(d)
+			}
+		}
+	}()
+
+	s := &localSession{
+		id: id, root: root, created: time.Now().UTC(),
+		work: filepath.Join(root, "work"), home: filepath.Join(root, "home"), tmp: filepath.Join(root, "tmp"),
+		labels: spec.Labels, network: spec.NetworkPolicy.normalized(), limits: spec.Limits.withDefaults(),
+		profile: profile, running: make(map[*osconfine.Child]struct{}),
+	}
+	for _, d := range []string{s.work, s.home, s.tmp, filepath.Join(root, "mounts")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, newError(op, id, ErrIO, err)
+		}
+	}
+	canonical := []Mount{
+		{Target: MemoryTarget, Access: ReadWrite},
+		{Target: OutputsTarget, Access: ReadWrite},
+	}
+	for _, m := range append(canonical, spec.Mounts...) {
+		rm, created, err := s.resolve(m)
+		if err != nil {
+			return nil, newError(op, id, ErrInvalidRequest, err)
+		}
+		if created && !within(root, rm.Source) {
+			createdOutside = append(createdOutside, rm.Source)
+		}
+		s.mounts = append(s.mounts, rm)
+	}
+	if _, err := s.preparedLocked(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.sessions[id] = s
+	l.mu.Unlock()
+	return s.describe(), nil
+}
+
+// resolve turns a mount into a ResolvedMount for this session. Fresh
+// directories go under root/mounts, which no rule grants as a whole, so a
+// read-only fresh mount stays read-only.
+func (s *localSession) resolve(m Mount) (ResolvedMount, bool, error) {
+	t, err := NormalizeTarget(m.Target)
+	if err != nil {
+		return ResolvedMount{}, false, err
+	}
+	fresh := filepath.Join(s.root, "mounts", fmt.Sprintf("%d-%s", s.nextMount, strings.ReplaceAll(strings.Trim(t, "/"), "/", "_")))
+	s.nextMount++
+	src, created, err := resolveSource(s.root, fresh, m)
+	if err != nil {
+		return ResolvedMount{}, created, fmt.Errorf("mount %s: %w", t, err)
+	}
+	return ResolvedMount{Source: src, Target: t, Access: m.Access}, created, nil
+}
+
+// describe returns the public view of the session. Caller holds no lock.
+func (s *localSession) describe() *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.describeLocked()
+}
+
+func (s *localSession) describeLocked() *Session {
+	st := StateRunning
+	if s.terminated {
+		st = StateTerminated
+	}
+	return &Session{
+		ID: s.id, Backend: "local", State: st, Labels: s.labels, Root: s.root, Workdir: s.work,
+		Mounts: slices.Clone(s.mounts), NetworkPolicy: s.network, Limits: s.limits, Profile: s.profile,
+		CreatedAt: s.created,
+	}
+}
+
+// policyInput is what policy.go needs from the session. Caller holds mu.
+func (s *localSession) policyInput() sessionPolicy {
+	return sessionPolicy{
+		profile: s.profile, writable: []string{s.work, s.home, s.tmp}, tempDir: s.tmp,
+		mounts: s.mounts, network: s.network, limits: s.limits,
+	}
+}
+
+// preparedLocked returns the session's prepared confinement, building it
+// when the policy changed. Under Unrestricted it only validates the policy.
+// Caller holds mu (or owns s exclusively).
+func (s *localSession) preparedLocked() (*osconfine.Prepared, error) {
+	if s.prepared != nil {
+		return s.prepared, nil
+	}
+	p, err := buildPolicy(s.policyInput())
+	if err != nil {
+		return nil, newError("prepare", s.id, ErrInvalidRequest, err)
+	}
+	if s.profile == Unrestricted {
+		return nil, nil
+	}
+	prep, err := osconfine.Prepare(p)
+	if err != nil {
+		kind := ErrExec
+		if errors.Is(err, osconfine.ErrUnsupported) {
+			kind = ErrUnsupported
+		}
+		return nil, newError("prepare", s.id, kind, err)
+	}
+	s.prepared = prep
+	return prep, nil
+}
+
+// invalidateLocked drops the prepared confinement after a policy change.
+func (s *localSession) invalidateLocked() {
+	if s.prepared != nil {
+		s.prepared.Close()
+		s.prepared = nil
+	}
+}
+
+// session looks a live session up.
+func (l *Local) session(op string, id SessionID) (*localSession, error) {
+	l.mu.Lock()
+	s := l.sessions[id]
+	l.mu.Unlock()
+	if s == nil {
+		return nil, newError(op, id, ErrSessionNotFound, nil)
+	}
+	return s, nil
+}
+
+// AttachFilesystem adds a mount; the next Exec runs with it. A mount the
+// session cannot enforce (a read-only mount inside a writable root) is
+// refused and the session is left as it was.
+func (l *Local) AttachFilesystem(ctx context.Context, id SessionID, m Mount) (ResolvedMount, error) {
+	const op = "attach filesystem"
+	s, err := l.session(op, id)
+	if err != nil {
+		return ResolvedMount{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.terminated {
+		return ResolvedMount{}, newError(op, id, ErrSessionNotFound, nil)
+	}
+	t, err := NormalizeTarget(m.Target)
+	if err != nil {
+		return ResolvedMount{}, newError(op, id, ErrInvalidRequest, err)
+	}
+	if !validAccess(m.Access) {
+		return ResolvedMount{}, invalid(op, id, "mount %s: access %q is neither read_only nor read_write", t, m.Access)
+	}
+	for _, have := range s.mounts {
+		if have.Target == t {
+			return ResolvedMount{}, invalid(op, id, "duplicate mount target %s", t)
+		}
+	}
+	rm, created, err := s.resolve(m)
+	if err != nil {
+		return ResolvedMount{}, newError(op, id, ErrInvalidRequest, err)
+	}
+	old, oldPrep := s.mounts, s.prepared
+	s.mounts = append(slices.Clone(s.mounts), rm)
+	s.prepared = nil
+	if _, err := s.preparedLocked(); err != nil {
+		s.mounts, s.prepared = old, oldPrep
+		if created {
+			os.Remove(rm.Source)
+		}
+		return ResolvedMount{}, err
+	}
+	if oldPrep != nil {
+		oldPrep.Close()
+	}
+	return rm, nil
+}
+
+// ApplyNetworkPolicy replaces the network policy for the next Exec. A
+// policy the host cannot enforce is refused and the old one stays.
+func (l *Local) ApplyNetworkPolicy(ctx context.Context, id SessionID, p NetworkPolicy) error {
+	const op = "apply network policy"
+	s, err := l.session(op, id)
+	if err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return newError(op, id, ErrInvalidRequest, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.terminated {
+		return newError(op, id, ErrSessionNotFound, nil)
+	}
+	old, oldPrep := s.network, s.prepared
+	s.network, s.prepared = p.normalized(), nil
+	if _, err := s.preparedLocked(); err != nil {
+		s.network, s.prepared = old, oldPrep
+		var e *Error
+		if errors.As(err, &e) {
+			e.Op = op
+			e.Err = errors.Join(ErrNetworkPolicy, e.Err)
+		}
+		return err
+	}
+	if oldPrep != nil {
+		oldPrep.Close()
+	}
+	return nil
+}
+
+// Exec runs one command in the session.
+func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecResult, error) {
+	const op = "exec"
+	if err := req.validate(); err != nil {
+		return nil, newError(op, id, ErrInvalidRequest, err)
+	}
+	s, err := l.session(op, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.terminated {
+		s.mu.Unlock()
+		return nil, newError(op, id, ErrSessionNotFound, nil)
+	}
+	prep, err := s.preparedLocked()
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	dir, err := s.resolveCwdLocked(req.Cwd)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, newError(op, id, ErrInvalidRequest, err)
+	}
+	base := s.baseEnvLocked(l.cfg.Path)
+	limits := s.limits
+	s.mu.Unlock()
+
+	env := childEnv(base, req.Env)
+	pathList := base["PATH"]
+	if v, ok := req.Env["PATH"]; ok {
+		pathList = v
+	}
+	bin, err := lookPath(req.Command, pathList)
+	if err != nil {
+		return nil, newError(op, id, ErrExec, err)
+	}
+	cmd := &exec.Cmd{Path: bin, Args: append([]string{req.Command}, req.Args...), Env: env, Dir: dir}
+
+	timeout := req.Timeout
+	if timeout == 0 {
+		timeout = limits.WallTime
+	}
+	start := osconfine.StartUnconfined
+	if prep != nil {
+		start = prep.Start
+	}
+	// Register the child so Terminate can kill it; refuse to start once
+	// the session is terminating.
+	tracked := func(c *exec.Cmd) (*osconfine.Child, error) {
+		child, err := start(c)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.terminated {
+			s.mu.Unlock()
+			child.Kill()
+			child.Wait()
+			return nil, errors.New("session terminated")
+		}
+		s.running[child] = struct{}{}
+		s.mu.Unlock()
+		go func() {
+			<-child.Done()
+			s.mu.Lock()
+			delete(s.running, child)
+			s.mu.Unlock()
+		}()
+		return child, nil
+	}
+	res, err := runCommand(ctx, tracked, cmd, &req, timeout, limits.MaxOutputBytes)
+	if err != nil {
+		if res != nil {
+			return res, newError(op, id, ErrExec, err)
+		}
+		kind := ErrExec
+		if errors.Is(err, osconfine.ErrUnsupported) {
+			kind = ErrUnsupported
+		}
+		return nil, newError(op, id, kind, err)
+	}
+	return res, nil
+}
+
+// baseEnvLocked is the environment every command of the session starts with.
+func (s *localSession) baseEnvLocked(path string) map[string]string {
+	env := map[string]string{
+		"PATH": path, "HOME": s.home, "TMPDIR": s.tmp, "LANG": "C.UTF-8",
+		"SANDBOX_SESSION_ID": string(s.id),
+	}
+	for _, m := range s.mounts {
+		switch m.Target {
+		case MemoryTarget:
+			env[MemoryEnv] = m.Source
+		case OutputsTarget:
+			env[OutputsEnv] = m.Source
+		}
+	}
+	return env
+}
+
+// resolveCwdLocked maps a request's cwd to a host directory inside the
+// session: relative to the workdir; absolute through the mount targets
+// (longest first); or an absolute host path inside one of the session's
+// roots. Anything else is refused.
+func (s *localSession) resolveCwdLocked(cwd string) (string, error) {
+	var host string
+	switch {
+	case cwd == "":
+		return s.work, nil
+	case !filepath.IsAbs(cwd):
+		host = filepath.Join(s.work, cwd)
+		if !within(s.work, host) {
+			return "", fmt.Errorf("cwd %q leaves the workdir", cwd)
+		}
+	default:
+		clean := filepath.Clean(cwd)
+		best := -1
+		for i, m := range s.mounts {
+			if within(m.Target, clean) && (best < 0 || len(m.Target) > len(s.mounts[best].Target)) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			m := s.mounts[best]
+			host = filepath.Join(m.Source, strings.TrimPrefix(clean, m.Target))
+		} else {
+			host = clean
+		}
+	}
+	real, err := filepath.EvalSymlinks(host)
+	if err != nil {
+		return "", fmt.Errorf("cwd %q: %w", cwd, err)
+	}
+	roots := []string{s.work, s.home, s.tmp}
+	for _, m := range s.mounts {
+		roots = append(roots, m.Source)
+	}
+	for _, r := range roots {
+		if within(r, real) {
+			return real, nil
+		}
+	}
+	return "", fmt.Errorf("cwd %q resolves to %s, outside every root of the session", cwd, real)
+}
+
+// Snapshot returns the session's description. The local backend does not
+// copy files: the snapshot names the host paths that hold the state.
+func (l *Local) Snapshot(ctx context.Context, id SessionID) (*Snapshot, error) {
+	s, err := l.session("snapshot", id)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Session: *s.describe(), TakenAt: time.Now().UTC()}, nil
+}
+
+// Resume returns the session; a running session is already resumed.
+func (l *Local) Resume(ctx context.Context, id SessionID) (*Session, error) {
+	s, err := l.session("resume", id)
+	if err != nil {
+		return nil, err
+	}
+	return s.describe(), nil
+}
+
+// Terminate kills every running command of the session, waits for them,
+// removes the session directory (never the host sources of mounts outside
+// it) and forgets the session.
+func (l *Local) Terminate(ctx context.Context, id SessionID) error {
+	const op = "terminate"
+	l.mu.Lock()
+	s := l.sessions[id]
+	if s != nil {
+		delete(l.sessions, id)
+	}
+	l.mu.Unlock()
+	if s == nil {
+		return newError(op, id, ErrSessionNotFound, nil)
+	}
+	s.mu.Lock()
+	s.terminated = true
+	children := make([]*osconfine.Child, 0, len(s.running))
+	for c := range s.running {
+		children = append(children, c)
+	}
+	s.invalidateLocked()
+	s.mu.Unlock()
+	for _, c := range children {
+		c.Kill()
+	}
+	for _, c := range children {
+		c.Wait()
+	}
+	if err := os.RemoveAll(s.root); err != nil {
+		return newError(op, id, ErrIO, err)
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+//go:build linux
+
+package osconfine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Prepared is a policy checked against this host, with the Landlock ruleset
+// and the seccomp program built once and reused by every start.
+type Prepared struct {
+	// mu is held shared by every Start and exclusively by Close, so the
+	// ruleset fd is never closed (and its number reused) under a start.
+	mu           sync.RWMutex
+	policy       Policy
+	support      Support
+	rulesetFD    int
+	rulesetFlags uint32
+	seccomp      []unix.SockFilter
+	cloneflags   uintptr
+	userNS       bool // the child gets its own user namespace (unprivileged host)
+	cpus         []int
+	capLast      int // highest capability number the kernel knows; -1 when the bounding set is kept
+}
+
+// Prepare checks p against what this host enforces and builds the ruleset
+// and filter. It fails with an error wrapping ErrUnsupported, naming the
+// mechanism, when any part of p cannot be enforced.
+func Prepare(p Policy) (*Prepared, error) {
+	s := Probe()
+	if err := s.Check(p); err != nil {
+		return nil, err
+	}
+	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1}
+	fd, flags, err := newLandlockRuleset(p, s.LandlockABI)
+	if err != nil {
+		return nil, err
+	}
+	prep.rulesetFD, prep.rulesetFlags = fd, flags
+	if err := prep.prepareProcess(); err != nil {
+		prep.Close()
+		return nil, err
+	}
+	if err := prep.prepareSeccomp(); err != nil {
+		prep.Close()
+		return nil, err
+	}
+	return prep, nil
+}
+
+// Close releases the ruleset. Children already started are not affected.
+func (p *Prepared) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rulesetFD < 0 {
+		return nil
+	}
+	err := unix.Close(p.rulesetFD)
+	p.rulesetFD = -1
+	return err
+}
+
+// Start starts cmd confined by the prepared policy. The caller sets
+// cmd.Stdin, cmd.Stdout and cmd.Stderr to *os.File values (or leaves them
+// nil for /dev/null, which is opened here, before confinement), because a
+// confined spawner thread cannot open files once the child has started.
+func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.rulesetFD < 0 {
+		return nil, ErrClosed
+	}
+	devNull, err := stdioFiles(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if devNull != nil {
+		defer devNull.Close()
+	}
+	cmd.SysProcAttr = p.sysProcAttr()
+	// Only fds 0, 1 and 2 may reach the child. Go opens every fd
+	// close-on-exec, but a host (or a C library in it) may have leaked one
+	// without; mark every descriptor above 2 close-on-exec before the fork.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("osconfine: marking descriptors close-on-exec: %w", err)
+	}
+	child := newChild(cmd)
+	child.kill = func() error { return killTree(cmd) }
+	job := &spawnJob{prep: p, cmd: cmd, child: child, started: make(chan error, 1)}
+	go spawn(job)
+	if err := <-job.started; err != nil {
+		return nil, err
+	}
+	return child, nil
+}
+
+// sysProcAttr is how every child is cloned: in a new session with no
+// controlling terminal, killed when its spawner thread dies, and (where the
+// host can) as init of its own PID namespace, so that every process it
+// starts dies with it.
+func (p *Prepared) sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Setsid:     true,
+		Pdeathsig:  syscall.SIGKILL,
+		Cloneflags: p.cloneflags,
+		Ptrace:     p.needsExecStop(),
+	}
+}
+
+// killTree kills the child's process group and the child itself; with a PID
+// namespace, killing the child (its init) kills every process in it.
+func killTree(cmd *exec.Cmd) error {
+	pid := cmd.Process.Pid
+	_ = unix.Kill(-pid, unix.SIGKILL)
+	err := cmd.Process.Kill()
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+// stdioFiles makes every stdio slot of cmd an *os.File: nil slots get
+// /dev/null, opened here before confinement, and returned so the caller can
+// close it after the start. Other values are refused, because os/exec would
+// open a pipe for them during Start, on the confined thread.
+func stdioFiles(cmd *exec.Cmd) (devNull *os.File, err error) {
+	need := cmd.Stdin == nil || cmd.Stdout == nil || cmd.Stderr == nil
+	if need {
+		if devNull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+			return nil, err
+		}
+	}
+	if cmd.Stdin == nil {
+		cmd.Stdin = devNull
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = devNull
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = devNull
+	}
+	_, inOK := cmd.Stdin.(*os.File)
+	_, outOK := cmd.Stdout.(*os.File)
+	_, errOK := cmd.Stderr.(*os.File)
+	if !inOK || !outOK || !errOK {
+		if devNull != nil {
+			devNull.Close()
+		}
+		return nil, errors.New("osconfine: Stdin, Stdout and Stderr must be *os.File or nil")
+	}
+	return devNull, nil
+}

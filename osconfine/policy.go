@@ -1,0 +1,108 @@
+// Package osconfine confines a child process to an [Policy] with the
+// mechanisms of the operating system it runs on.
+//
+// The package is the only place that knows about a particular OS. Each OS
+// provides the same three entry points:
+//
+//   - [Probe] reports what this host can enforce and by which mechanism.
+//   - [Prepare] checks a [Policy] against what the host can enforce and builds
+//     whatever can be reused across starts (on Linux, the Landlock ruleset and
+//     the seccomp program).
+//   - [Prepared.Start] starts an [os/exec.Cmd] under the prepared policy.
+//
+// Linux confines with Landlock, seccomp, namespaces and resource limits applied
+// on a dedicated spawner thread. Other operating systems have their own
+// adapters; where an OS has none, Prepare fails with [ErrUnsupported].
+package osconfine
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrUnsupported reports that this host cannot enforce part of a policy.
+// The wrapping error names the missing mechanism.
+var ErrUnsupported = errors.New("osconfine: not enforceable on this host")
+
+// Access is a set of rights a [PathRule] grants below its path.
+type Access uint8
+
+const (
+	// Read grants reading files and listing directories.
+	Read Access = 1 << iota
+	// Write grants creating, writing, truncating, renaming and removing.
+	Write
+	// Execute grants executing files.
+	Execute
+)
+
+// PathRule grants Access to Path and, when Path is a directory, to
+// everything below it.
+type PathRule struct {
+	// Path is an absolute host path. Symlinks in it are resolved by the
+	// adapter before the rule is installed.
+	Path   string
+	Access Access
+	// Optional rules name paths that may be absent on some hosts (for
+	// example /lib64); a missing optional path is skipped, a missing
+	// required one fails Prepare.
+	Optional bool
+}
+
+// NetworkMode says which network access the child has.
+type NetworkMode uint8
+
+const (
+	// NetworkUnrestricted leaves the network as the host has it.
+	NetworkUnrestricted NetworkMode = iota
+	// NetworkDenyAll refuses every socket but AF_UNIX.
+	NetworkDenyAll
+	// NetworkAllowList admits only the hosts in Policy.AllowedHosts.
+	// No local adapter can enforce a per-host list by itself; Prepare
+	// refuses it with ErrUnsupported unless a proxy is configured.
+	NetworkAllowList
+)
+
+func (m NetworkMode) String() string {
+	switch m {
+	case NetworkUnrestricted:
+		return "unrestricted"
+	case NetworkDenyAll:
+		return "deny-all"
+	case NetworkAllowList:
+		return "allow-list"
+	}
+	return "unknown"
+}
+
+// Limits bounds the resources of the child. A zero field means no limit.
+type Limits struct {
+	MemoryBytes  uint64        // address space of each process (RLIMIT_AS), and the tree where a cgroup exists
+	CPUTime      time.Duration // CPU time of each process (RLIMIT_CPU), rounded up to whole seconds
+	CPUCount     int           // number of CPUs the child may run on (affinity)
+	MaxProcesses uint64        // processes and threads (RLIMIT_NPROC, pids.max)
+	MaxFileSize  uint64        // largest file the child may write (RLIMIT_FSIZE)
+	MaxOpenFiles uint64        // open file descriptors (RLIMIT_NOFILE)
+}
+
+// IsZero reports whether no limit is set.
+func (l Limits) IsZero() bool { return l == Limits{} }
+
+// Policy is everything a confined child may do. The zero value grants no
+// path and leaves the network unrestricted.
+type Policy struct {
+	// Paths lists every path the child may touch. Anything else is refused.
+	Paths []PathRule
+	// Network is the network mode; AllowedHosts is used with NetworkAllowList.
+	Network      NetworkMode
+	AllowedHosts []string
+	// UnixSockets lists pathname unix sockets the child may connect to.
+	// Connecting to any other pathname socket is refused where the host
+	// can tell sockets apart (see the Linux adapter for the ABI rules).
+	UnixSockets []string
+	// TempDir is the session's own temporary directory (also listed in
+	// Paths); adapters that rewrite the system temp dir use it.
+	TempDir string
+	// Limits bounds resources; see Limits.
+	Limits Limits
+}

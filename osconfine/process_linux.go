@@ -1,0 +1,190 @@
+//go:build linux
+
+package osconfine
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// prepareProcess decides how children are cloned on this host and reads
+// what confineThread and atExecStop need, since neither may open files.
+func (p *Prepared) prepareProcess() error {
+	h := probeHost()
+	switch {
+	case h.root:
+		// Root clones the PID namespace directly.
+		p.cloneflags = unix.CLONE_NEWPID
+		p.capLast = h.capLast
+	case h.userNS:
+		// Unprivileged: a user namespace makes the PID namespace possible.
+		// Its uid/gid maps are written during the exec stop, because a
+		// landlocked thread cannot write /proc/<pid>/uid_map.
+		p.cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWPID
+		p.userNS = true
+	}
+	if p.policy.Network == NetworkDenyAll && (h.root || h.userNS) {
+		// An empty network namespace is the outer layer of deny-all.
+		p.cloneflags |= unix.CLONE_NEWNET
+	}
+	if n := p.policy.Limits.CPUCount; n > 0 {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &set); err != nil {
+			return fmt.Errorf("osconfine: reading CPU affinity: %w", err)
+		}
+		for c := 0; c < 8*int(unsafe.Sizeof(set)) && len(p.cpus) < n; c++ {
+			if set.IsSet(c) {
+				p.cpus = append(p.cpus, c)
+			}
+		}
+	}
+	return nil
+}
+
+// needsExecStop reports whether children stop at exec so that work can be
+// done before their first instruction.
+func (p *Prepared) needsExecStop() bool {
+	l := p.policy.Limits
+	return p.userNS || l.MemoryBytes > 0 || l.CPUTime > 0 || l.MaxProcesses > 0 ||
+		l.MaxFileSize > 0 || l.MaxOpenFiles > 0
+}
+
+// dropThreadCapabilities empties the bounding, inheritable and ambient sets
+// of the spawner thread. The thread keeps its effective set, which cloning a
+// PID namespace needs; the child, executing as uid 0 with an empty bounding
+// and inheritable set, gets no capability at all. Without CAP_SETPCAP
+// (unprivileged host) the thread has no capability to hand down anyway.
+func (p *Prepared) dropThreadCapabilities() error {
+	if p.capLast < 0 {
+		return nil
+	}
+	for c := 0; c <= p.capLast; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("osconfine: dropping capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("osconfine: clearing ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("osconfine: reading capabilities: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("osconfine: clearing inheritable capabilities: %w", err)
+	}
+	return nil
+}
+
+// atExecStop runs on the spawner thread (the tracer) while the child is
+// stopped at its execve, before the new program's first instruction: it
+// writes the user namespace maps, applies the resource limits, and detaches.
+func (p *Prepared) atExecStop(pid int) error {
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT, nil); err != nil {
+		return fmt.Errorf("osconfine: waiting for the exec stop: %w", err)
+	}
+	if code := siginfoCode(&info); code != cldTrapped {
+		return fmt.Errorf("osconfine: child did not stop at exec (si_code %d)", code)
+	}
+	if p.userNS {
+		// The spawner thread is landlocked and cannot write /proc; a fresh
+		// goroutine runs on another, unconfined thread.
+		done := make(chan error, 1)
+		go func() { done <- writeIDMaps(pid) }()
+		if err := <-done; err != nil {
+			return err
+		}
+	}
+	if err := p.applyRlimits(pid); err != nil {
+		return err
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		return fmt.Errorf("osconfine: detaching from the child: %w", err)
+	}
+	return nil
+}
+
+// cldTrapped is CLD_TRAPPED: the child stopped under ptrace.
+const cldTrapped = 4
+
+// siginfoCode returns si_code from a siginfo filled in by waitid.
+func siginfoCode(info *unix.Siginfo) int32 { return info.Code }
+
+// writeIDMaps maps the host's uid and gid to themselves inside the child's
+// user namespace, so that the child runs as the same unprivileged user.
+func writeIDMaps(pid int) error {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	uid, gid := strconv.Itoa(os.Geteuid()), strconv.Itoa(os.Getegid())
+	writes := []struct{ file, data string }{
+		{"uid_map", uid + " " + uid + " 1"},
+		{"setgroups", "deny"},
+		{"gid_map", gid + " " + gid + " 1"},
+	}
+	for _, w := range writes {
+		if err := os.WriteFile(dir+w.file, []byte(w.data), 0); err != nil {
+			return fmt.Errorf("osconfine: writing %s of the child's user namespace: %w", w.file, err)
+		}
+	}
+	return nil
+}
+
+// applyRlimits sets each configured limit on the stopped child. A limit
+// never raises what the child inherited: the hard limit is at most the one
+// it has, since raising needs CAP_SYS_RESOURCE.
+func (p *Prepared) applyRlimits(pid int) error {
+	l := p.policy.Limits
+	set := func(resource int, name string, v uint64) error {
+		if v == 0 {
+			return nil
+		}
+		var cur unix.Rlimit
+		if err := unix.Prlimit(pid, resource, nil, &cur); err != nil {
+			return fmt.Errorf("osconfine: reading %s: %w", name, err)
+		}
+		v = min(v, cur.Max)
+		if err := unix.Prlimit(pid, resource, &unix.Rlimit{Cur: v, Max: v}, nil); err != nil {
+			return fmt.Errorf("osconfine: setting %s: %w", name, err)
+		}
+		return nil
+	}
+	cpuSeconds := uint64((l.CPUTime + 999_999_999) / 1_000_000_000)
+	if err := set(unix.RLIMIT_AS, "RLIMIT_AS", l.MemoryBytes); err != nil {
+		return err
+	}
+	if err := set(unix.RLIMIT_CPU, "RLIMIT_CPU", cpuSeconds); err != nil {
+		return err
+	}
+	if err := set(unix.RLIMIT_NPROC, "RLIMIT_NPROC", l.MaxProcesses); err != nil {
+		return err
+	}
+	if err := set(unix.RLIMIT_FSIZE, "RLIMIT_FSIZE", l.MaxFileSize); err != nil {
+		return err
+	}
+	return set(unix.RLIMIT_NOFILE, "RLIMIT_NOFILE", l.MaxOpenFiles)
+}
+
+// hostFacts is what probeHost learns about this host's privileges.
+type hostFacts struct {
+	root       bool // CAP_SYS_ADMIN and CAP_SETPCAP in the initial user namespace
+	userNS     bool // an unprivileged user may create user namespaces
+	capLast    int
+	ptraceStop bool // a child may PTRACE_TRACEME (Yama allows it)
+	yama       string
+}
+
+// readSysctl returns the trimmed content of a /proc file, or "" if absent.
+func readSysctl(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -1,0 +1,152 @@
+package osconfine
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+)
+
+// ErrClosed reports a Start on a Prepared that was closed; prepare again.
+var ErrClosed = errors.New("osconfine: policy closed")
+
+// Mechanism says whether one part of a policy is enforced on this host, and
+// by what. When Enforced is false, Reason says what is missing.
+type Mechanism struct {
+	Enforced bool   `json:"enforced"`
+	By       string `json:"by,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+func enforcedBy(by string) Mechanism   { return Mechanism{Enforced: true, By: by} }
+func notEnforced(why string) Mechanism { return Mechanism{Reason: why} }
+func (m Mechanism) String() string {
+	if m.Enforced {
+		return "enforced by " + m.By
+	}
+	return "not enforced: " + m.Reason
+}
+
+// LimitSupport reports, per resource limit, whether the host enforces it.
+type LimitSupport struct {
+	Memory       Mechanism `json:"memory"`
+	CPUTime      Mechanism `json:"cpu_time"`
+	CPUCount     Mechanism `json:"cpu_count"`
+	MaxProcesses Mechanism `json:"max_processes"`
+	MaxFileSize  Mechanism `json:"max_file_size"`
+	MaxOpenFiles Mechanism `json:"max_open_files"`
+}
+
+// Support is what this host can enforce. [Probe] fills it in once per process.
+type Support struct {
+	OS string `json:"os"`
+	// LandlockABI is the Landlock ABI version the Linux kernel offers (0: none).
+	LandlockABI int `json:"landlock_abi,omitempty"`
+
+	Filesystem       Mechanism    `json:"filesystem"`
+	NetworkDenyAll   Mechanism    `json:"network_deny_all"`
+	NetworkAllowList Mechanism    `json:"network_allow_list"`
+	UnixSockets      Mechanism    `json:"unix_sockets"`
+	Syscalls         Mechanism    `json:"syscalls"`
+	ProcessTree      Mechanism    `json:"process_tree"`
+	Privileges       Mechanism    `json:"privileges"`
+	Limits           LimitSupport `json:"limits"`
+}
+
+// Check reports the first part of p this host cannot enforce, as an error
+// wrapping ErrUnsupported that names the missing mechanism; nil when the
+// whole policy is enforceable.
+func (s Support) Check(p Policy) error {
+	need := func(what string, m Mechanism) error {
+		if m.Enforced {
+			return nil
+		}
+		return fmt.Errorf("%w: %s: %s", ErrUnsupported, what, m.Reason)
+	}
+	if err := need("filesystem confinement", s.Filesystem); err != nil {
+		return err
+	}
+	switch p.Network {
+	case NetworkDenyAll:
+		if err := need("deny-all network", s.NetworkDenyAll); err != nil {
+			return err
+		}
+	case NetworkAllowList:
+		if err := need("per-host network allow-list", s.NetworkAllowList); err != nil {
+			return err
+		}
+	}
+	if err := need("process tree containment", s.ProcessTree); err != nil {
+		return err
+	}
+	l := p.Limits
+	checks := []struct {
+		set  bool
+		name string
+		m    Mechanism
+	}{
+		{l.MemoryBytes > 0, "memory limit", s.Limits.Memory},
+		{l.CPUTime > 0, "CPU time limit", s.Limits.CPUTime},
+		{l.CPUCount > 0, "CPU count limit", s.Limits.CPUCount},
+		{l.MaxProcesses > 0, "process limit", s.Limits.MaxProcesses},
+		{l.MaxFileSize > 0, "file size limit", s.Limits.MaxFileSize},
+		{l.MaxOpenFiles > 0, "open files limit", s.Limits.MaxOpenFiles},
+	}
+	for _, c := range checks {
+		if c.set {
+			if err := need(c.name, c.m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	probeOnce sync.Once
+	probed    Support
+)
+
+// Probe reports what this host can enforce. The answer is computed once.
+func Probe() Support {
+	probeOnce.Do(func() { probed = probe() })
+	return probed
+}
+
+// Child is a started, confined process.
+type Child struct {
+	// Cmd is the command as started; Cmd.Process is set.
+	Cmd *exec.Cmd
+
+	done chan struct{}
+	err  error
+	kill func() error
+}
+
+func newChild(cmd *exec.Cmd) *Child {
+	return &Child{Cmd: cmd, done: make(chan struct{})}
+}
+
+// finish records the result of waiting for the child and releases waiters.
+func (c *Child) finish(err error) {
+	c.err = err
+	close(c.done)
+}
+
+// Done is closed when the child has exited and has been reaped.
+func (c *Child) Done() <-chan struct{} { return c.done }
+
+// Wait waits for the child to exit and returns what [exec.Cmd.Wait] returned.
+func (c *Child) Wait() error {
+	<-c.done
+	return c.err
+}
+
+// Kill kills the child and every process it started that the adapter can
+// reach (on Linux, its PID namespace or process group).
+func (c *Child) Kill() error {
+	if c.kill != nil {
+		return c.kill()
+	}
+	return c.Cmd.Process.Kill()
+}

@@ -1,0 +1,21 @@
+//go:build !unix && !windows
+
+package osconfine
+
+import (
+	"os"
+	"os/exec"
+)
+
+// StartUnconfined starts cmd without confinement; Kill ends the process.
+func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	child := newChild(cmd)
+	go func() { child.finish(cmd.Wait()) }()
+	return child, nil
+}
+
+// ExitSignal reports no signal on this OS.
+func ExitSignal(st *os.ProcessState) (signal, limit string) { return "", "" }

@@ -1,0 +1,166 @@
+// Package sandbox runs commands for agent tools so that each command can
+// touch only what its session was granted.
+//
+// A session ([Spec], [Session]) has a root directory on the host, mounts (a
+// host directory exposed read-only or read-write at a guest path), a network
+// policy and resource limits. A [Backend] provisions sessions and runs
+// commands in them ([ExecRequest], [ExecResult]). The local backend
+// ([NewLocal]) confines every command on this machine through the per-OS
+// adapters of package osconfine; hosted backends implement the same
+// interface.
+//
+// # Guarantees
+//
+// The local backend fails closed: under the default [OSHardened] profile a
+// command runs only if the host can confine it as asked, and otherwise the
+// call fails with an error wrapping [ErrUnsupported] that names the missing
+// mechanism. [Backend.Capabilities] reports, per dimension, what this host
+// enforces and by which mechanism.
+//
+// Every command starts with a clean environment (see [ExecRequest.Env]),
+// only file descriptors 0, 1 and 2, its own session and no controlling
+// terminal. When Exec returns, the command and everything it started are gone.
+//
+// # Linux
+//
+// Each command is started from a dedicated OS thread that is confined
+// before the start and destroyed after it: no_new_privs, a Landlock ruleset
+// (only the session's roots, the system directories programs need and
+// allow-listed entries of /etc), a seccomp filter, an empty capability
+// bounding set (root hosts), and the command as init of its own PID
+// namespace. Resource limits are set while the child is stopped at its
+// execve, before its first instruction. The README lists what each Landlock
+// ABI enforces.
+//
+// # Other operating systems
+//
+// macOS, Windows and OpenBSD have their own adapters with different
+// strengths; [Capabilities] says what each enforces. Elsewhere the local
+// backend refuses to run commands under OSHardened.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"time"
+
+	"github.com/go-sandbox/sandbox/osconfine"
+)
+
+// Backend runs commands in isolated sessions. Implementations are safe for
+// concurrent use: many sessions, and many concurrent Exec calls per session.
+type Backend interface {
+	// Name identifies the backend ("local", "e2b", ...).
+	Name() string
+	// Capabilities reports what the backend offers and enforces.
+	Capabilities() Capabilities
+	// Provision creates a session. A failed Provision leaves nothing behind.
+	Provision(ctx context.Context, spec Spec) (*Session, error)
+	// AttachFilesystem adds a mount to a live session; the next Exec sees it.
+	AttachFilesystem(ctx context.Context, id SessionID, m Mount) (ResolvedMount, error)
+	// ApplyNetworkPolicy replaces the session's network policy; the next
+	// Exec runs under it.
+	ApplyNetworkPolicy(ctx context.Context, id SessionID, p NetworkPolicy) error
+	// Exec runs one command in the session and waits for it.
+	Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecResult, error)
+	// Snapshot describes the session's state so it can be resumed or audited.
+	Snapshot(ctx context.Context, id SessionID) (*Snapshot, error)
+	// Resume brings a suspended session back to running.
+	Resume(ctx context.Context, id SessionID) (*Session, error)
+	// Terminate kills what still runs in the session, removes its root and
+	// forgets it. A second Terminate reports ErrSessionNotFound.
+	Terminate(ctx context.Context, id SessionID) error
+}
+
+// SessionID names a session. Callers may choose one (letters, digits, '.',
+// '_' and '-', at most 128 bytes, not blank); otherwise the backend mints
+// one, "local-<uuidv7>" for the local backend.
+type SessionID string
+
+var sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+
+// Validate reports whether id is usable as a caller-chosen session id.
+func (id SessionID) Validate() error {
+	if !sessionIDPattern.MatchString(string(id)) {
+		return errors.New("session id must be 1-128 letters, digits, '.', '_' or '-', not starting with '.' or '-'")
+	}
+	return nil
+}
+
+// Profile selects how strictly the local backend confines commands.
+type Profile string
+
+const (
+	// OSHardened (the default) confines every command with the OS's
+	// mechanisms and refuses to run a command it cannot confine as asked.
+	OSHardened Profile = "os_hardened"
+	// Unrestricted runs commands without OS confinement. The environment
+	// is still scrubbed, the output capped and the process tree killed.
+	Unrestricted Profile = "unrestricted"
+)
+
+// Spec describes a session to provision.
+type Spec struct {
+	// SessionID is optional; blank (only spaces) is rejected.
+	SessionID SessionID `json:"session_id,omitempty"`
+	// Labels are free-form tags kept with the session.
+	Labels map[string]string `json:"labels,omitempty"`
+	// NetworkPolicy; the zero value denies all network access.
+	NetworkPolicy NetworkPolicy `json:"network_policy"`
+	// Mounts are added to the canonical /mnt/memory and /mnt/session/outputs.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Limits bounds each command; zero fields take the documented defaults.
+	Limits Limits `json:"limits"`
+	// Profile; empty means OSHardened.
+	Profile Profile `json:"profile,omitempty"`
+}
+
+// State is a session's lifecycle state.
+type State string
+
+const (
+	StateRunning    State = "running"
+	StateSuspended  State = "suspended"
+	StateTerminated State = "terminated"
+)
+
+// Session is a provisioned session as the backend reports it.
+type Session struct {
+	ID      SessionID         `json:"session_id"`
+	Backend string            `json:"backend"`
+	State   State             `json:"state"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Root is the session's directory on the host; Workdir (inside it) is
+	// where commands run by default and what a relative cwd resolves
+	// against.
+	Root          string          `json:"root"`
+	Workdir       string          `json:"workdir"`
+	Mounts        []ResolvedMount `json:"mounts"`
+	NetworkPolicy NetworkPolicy   `json:"network_policy"`
+	Limits        Limits          `json:"limits"`
+	Profile       Profile         `json:"profile"`
+	CreatedAt     time.Time       `json:"created_at"`
+}
+
+// Snapshot is what a backend can say about a session at a point in time.
+// The local backend records the session's description and host paths; it
+// does not copy files.
+type Snapshot struct {
+	Session Session   `json:"session"`
+	TakenAt time.Time `json:"taken_at"`
+}
+
+// Capabilities reports what a backend offers (the seed's five booleans)
+// and, for the local backend, what this host enforces per dimension.
+type Capabilities struct {
+	LocalProcessSandbox bool `json:"local_process_sandbox"`
+	NetworkPolicy       bool `json:"network_policy"`
+	Snapshot            bool `json:"snapshot"`
+	Resume              bool `json:"resume"`
+	SuspendOnIdle       bool `json:"suspend_on_idle"`
+	// Enforcement is the host's report: the Landlock ABI, and for the
+	// filesystem, network, syscalls, process tree, privileges and each
+	// resource limit, whether it is enforced and by what.
+	Enforcement osconfine.Support `json:"enforcement"`
+}

@@ -1,0 +1,161 @@
+// Command quickstart provisions a sandbox session on this machine, runs a
+// few commands in it and shows what was admitted and what was refused.
+//
+//	go run ./examples/quickstart
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-sandbox/sandbox"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// step is one command and the outcome the sandbox should produce.
+type step struct {
+	title   string
+	req     sandbox.ExecRequest
+	refused bool                           // the sandbox must refuse it
+	check   func(*sandbox.ExecResult) bool // judges the effect
+}
+
+func run() error {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "quickstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	// A host file outside the session that the host user can read, and a
+	// directory to expose read-only.
+	secret := filepath.Join(work, "host-secret.txt")
+	if err := os.WriteFile(secret, []byte("host secret\n"), 0o644); err != nil {
+		return err
+	}
+	docs := filepath.Join(work, "docs")
+	if err := os.MkdirAll(docs, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(docs, "README"), []byte("read-only docs\n"), 0o644); err != nil {
+		return err
+	}
+
+	backend, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: filepath.Join(work, "sessions")})
+	if err != nil {
+		return err
+	}
+	caps := backend.Capabilities()
+	fmt.Printf("host: %s, Landlock ABI %d\n", caps.Enforcement.OS, caps.Enforcement.LandlockABI)
+	fmt.Printf("  filesystem:  %s\n  network:     %s\n  process tree: %s\n\n",
+		caps.Enforcement.Filesystem, caps.Enforcement.NetworkDenyAll, caps.Enforcement.ProcessTree)
+
+	sess, err := backend.Provision(ctx, sandbox.Spec{
+		NetworkPolicy: sandbox.DenyAll(),
+		Mounts:        []sandbox.Mount{{Source: docs, Target: "/mnt/docs", Access: sandbox.ReadOnly}},
+		Limits:        sandbox.Limits{WallTime: 10 * time.Second},
+	})
+	if errors.Is(err, sandbox.ErrUnsupported) {
+		return fmt.Errorf("this host cannot confine commands as asked: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer backend.Terminate(ctx, sess.ID)
+	fmt.Printf("session %s at %s\n\n", sess.ID, sess.Root)
+
+	outputs := sessMount(sess, sandbox.OutputsTarget)
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
+	port := listener.Addr().(*net.TCPAddr).Port
+
+	steps := []step{
+		{title: "write to the outputs mount",
+			req:   sh(`echo report > "$SANDBOX_OUTPUTS_DIR/report.txt"`),
+			check: func(*sandbox.ExecResult) bool { return fileHas(filepath.Join(outputs, "report.txt"), "report") }},
+		{title: "read a host file outside the session", refused: true,
+			req:   sh("cat " + secret),
+			check: func(r *sandbox.ExecResult) bool { return !strings.Contains(string(r.Stdout), "host secret") }},
+		{title: "read the read-only mount",
+			req:   sh("cat " + filepath.Join(docs, "README")),
+			check: func(r *sandbox.ExecResult) bool { return strings.Contains(string(r.Stdout), "read-only docs") }},
+		{title: "write to the read-only mount", refused: true,
+			req:   sh("echo changed > " + filepath.Join(docs, "README")),
+			check: func(*sandbox.ExecResult) bool { return fileHas(filepath.Join(docs, "README"), "read-only docs") }},
+		{title: "a command that sleeps past its 200 ms timeout", refused: true,
+			req:   sandbox.ExecRequest{Command: "sleep", Args: []string{"100"}, Timeout: 200 * time.Millisecond},
+			check: func(r *sandbox.ExecResult) bool { return r.TimedOut && r.Duration < 5*time.Second }},
+		{title: "capture output of a command",
+			req:   sh("echo hello from the sandbox; echo and stderr >&2"),
+			check: func(r *sandbox.ExecResult) bool { return string(r.Stdout) == "hello from the sandbox\n" }},
+	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		steps = append(steps, step{title: "connect to a loopback port under deny-all", refused: true,
+			req: sandbox.ExecRequest{Command: bash, Args: []string{"-c", fmt.Sprintf("echo hi > /dev/tcp/127.0.0.1/%d && echo connected", port)}},
+			check: func(r *sandbox.ExecResult) bool {
+				return !strings.Contains(string(r.Stdout), "connected")
+			}})
+	}
+
+	failed := 0
+	for _, s := range steps {
+		res, err := backend.Exec(ctx, sess.ID, s.req)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.title, err)
+		}
+		verdict := "admitted"
+		if s.refused {
+			verdict = "refused"
+		}
+		if !s.check(res) {
+			verdict = "UNEXPECTED (" + verdict + " was expected)"
+			failed++
+		}
+		fmt.Printf("%-48s %s\n", s.title, verdict)
+		fmt.Printf("    exit %d, timed out %v, %s\n", res.ExitCode, res.TimedOut, res.Duration.Round(time.Millisecond))
+		for _, line := range strings.Split(strings.TrimSpace(string(res.Stdout)+string(res.Stderr)), "\n") {
+			if line != "" {
+				fmt.Printf("    | %s\n", line)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d step(s) did not behave as expected", failed)
+	}
+	return nil
+}
+
+func sh(script string) sandbox.ExecRequest {
+	return sandbox.ExecRequest{Command: "sh", Args: []string{"-c", script}}
+}
+
+func sessMount(s *sandbox.Session, target string) string {
+	for _, m := range s.Mounts {
+		if m.Target == target {
+			return m.Source
+		}
+	}
+	return ""
+}
+
+func fileHas(path, want string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), want)
+}

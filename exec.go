@@ -182,7 +182,7 @@ type startFunc func(*exec.Cmd) (*osconfine.Child, error)
 // runCommand starts cmd with start, feeds stdin, captures the output and
 // waits, killing the tree on timeout or cancellation. It never returns
 // before the output pipes are closed.
-func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRequest, timeout time.Duration, maxOutput int) (*ExecResult, error) {
+func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRequest, timeout time.Duration, maxOutput int, cpuLimit time.Duration) (*ExecResult, error) {
 	res := &ExecResult{}
 	stdout := &capture{limit: maxOutput, tee: req.Stdout}
 	stderr := &capture{limit: maxOutput, tee: req.Stderr}
@@ -284,6 +284,14 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 		res.Stderr = []byte{}
 	}
 	describeExit(res, cmd.ProcessState, waitErr)
+	if res.Reason == ReasonExited && child.MemoryLimitHit() {
+		res.Reason = ReasonMemory
+	}
+	if res.Reason == ReasonExited && res.Signal != "" && cpuLimit > 0 && cpuUsed(cmd.ProcessState) >= cpuLimit.Round(time.Second)-cpuSlack {
+		// Killed at the hard CPU limit (a command that is PID 1 of its
+		// namespace ignores SIGXCPU, so SIGKILL ends it).
+		res.Reason = ReasonCPUTime
+	}
 	if res.Reason == ReasonCancelled {
 		return res, ctx.Err()
 	}
@@ -305,4 +313,16 @@ func describeExit(res *ExecResult, st *os.ProcessState, waitErr error) {
 		}
 	}
 	_ = waitErr
+}
+
+// cpuSlack absorbs the difference between the scheduler's accounting,
+// which fires RLIMIT_CPU, and the rusage wait reports.
+const cpuSlack = 100 * time.Millisecond
+
+// cpuUsed is the CPU time the process and its reaped children used.
+func cpuUsed(st *os.ProcessState) time.Duration {
+	if st == nil {
+		return 0
+	}
+	return st.UserTime() + st.SystemTime()
 }

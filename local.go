@@ -442,7 +442,7 @@ func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecR
 		}()
 		return child, nil
 	}
-	res, err := runCommand(ctx, tracked, cmd, &req, timeout, limits.MaxOutputBytes)
+	res, err := runCommand(ctx, tracked, cmd, &req, timeout, limits.MaxOutputBytes, limits.CPUTime)
 	if err != nil {
 		if res != nil {
 			return res, newError(op, id, ErrExec, err)

@@ -28,6 +28,7 @@ type Prepared struct {
 	userNS       bool // the child gets its own user namespace (unprivileged host)
 	cpus         []int
 	capLast      int // highest capability number the kernel knows; -1 when the bounding set is kept
+	cgroups      cgroupHost
 }
 
 // Prepare checks p against what this host enforces and builds the ruleset
@@ -94,6 +95,11 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 	child := newChild(cmd)
 	child.kill = func() error { return killTree(cmd) }
 	job := &spawnJob{prep: p, cmd: cmd, child: child, started: make(chan error, 1)}
+	if p.needsCgroup() {
+		if job.cgroup, err = newExecCgroup(p.cgroups, p.policy.Limits); err != nil {
+			return nil, err
+		}
+	}
 	go spawn(job)
 	if err := <-job.started; err != nil {
 		return nil, err

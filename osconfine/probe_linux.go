@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,16 @@ import (
 // namespaces work (tried for real, since distributions restrict them in
 // several different ways), and whether Yama lets a child stop at exec.
 func probeHost() hostFacts {
+	hostOnce.Do(func() { host = probeHostOnce() })
+	return host
+}
+
+var (
+	hostOnce sync.Once
+	host     hostFacts
+)
+
+func probeHostOnce() hostFacts {
 	h := hostFacts{capLast: -1}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -33,6 +44,7 @@ func probeHost() hostFacts {
 	if !h.root {
 		h.userNS = tryClone(unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET)
 	}
+	h.cgroups = findCgroups()
 	h.yama = readSysctl("/proc/sys/kernel/yama/ptrace_scope")
 	switch h.yama {
 	case "3":
@@ -111,12 +123,17 @@ func limitSupport(h hostFacts) LimitSupport {
 			notEnforced(why), notEnforced(why), notEnforced(why), notEnforced(why), notEnforced(why)
 		return l
 	}
-	l.Memory = enforcedBy("RLIMIT_AS per process, set at the exec stop")
+	l.Memory = enforcedBy("RLIMIT_AS per process, set at the exec stop (no memory cgroup: the tree is not bounded as a whole)")
+	if h.cgroups.memParent != "" {
+		l.Memory = enforcedBy("memory cgroup of the whole tree, joined at the exec stop")
+	}
 	l.CPUTime = enforcedBy("RLIMIT_CPU per process, set at the exec stop")
 	l.MaxFileSize = enforcedBy("RLIMIT_FSIZE, set at the exec stop")
 	l.MaxOpenFiles = enforcedBy("RLIMIT_NOFILE, set at the exec stop")
-	if h.root {
-		l.MaxProcesses = notEnforced("RLIMIT_NPROC does not apply to uid 0 and no pids cgroup is delegated")
+	if h.cgroups.pidsParent != "" {
+		l.MaxProcesses = enforcedBy("pids cgroup of the whole tree, joined at the exec stop")
+	} else if h.root {
+		l.MaxProcesses = notEnforced("RLIMIT_NPROC does not apply to uid 0 and no pids cgroup can be created")
 	} else {
 		l.MaxProcesses = enforcedBy("RLIMIT_NPROC (counts every process of the host user), set at the exec stop")
 	}

@@ -16,6 +16,7 @@ import (
 // what confineThread and atExecStop need, since neither may open files.
 func (p *Prepared) prepareProcess() error {
 	h := probeHost()
+	p.cgroups = h.cgroups
 	switch {
 	case h.root:
 		// Root clones the PID namespace directly.
@@ -50,7 +51,7 @@ func (p *Prepared) prepareProcess() error {
 // done before their first instruction.
 func (p *Prepared) needsExecStop() bool {
 	l := p.policy.Limits
-	return p.userNS || l.MemoryBytes > 0 || l.CPUTime > 0 || l.MaxProcesses > 0 ||
+	return p.userNS || p.needsCgroup() || l.MemoryBytes > 0 || l.CPUTime > 0 || l.MaxProcesses > 0 ||
 		l.MaxFileSize > 0 || l.MaxOpenFiles > 0
 }
 
@@ -86,7 +87,7 @@ func (p *Prepared) dropThreadCapabilities() error {
 // atExecStop runs on the spawner thread (the tracer) while the child is
 // stopped at its execve, before the new program's first instruction: it
 // writes the user namespace maps, applies the resource limits, and detaches.
-func (p *Prepared) atExecStop(pid int) error {
+func (p *Prepared) atExecStop(pid int, cg *execCgroup) error {
 	var info unix.Siginfo
 	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT, nil); err != nil {
 		return fmt.Errorf("osconfine: waiting for the exec stop: %w", err)
@@ -97,13 +98,18 @@ func (p *Prepared) atExecStop(pid int) error {
 	if p.userNS {
 		// The spawner thread is landlocked and cannot write /proc; a fresh
 		// goroutine runs on another, unconfined thread.
-		done := make(chan error, 1)
-		go func() { done <- writeIDMaps(pid) }()
-		if err := <-done; err != nil {
+		var err error
+		onHostThread(func() { err = writeIDMaps(pid) })
+		if err != nil {
 			return err
 		}
 	}
-	if err := p.applyRlimits(pid); err != nil {
+	if cg != nil {
+		if err := cg.enter(pid); err != nil {
+			return err
+		}
+	}
+	if err := p.applyRlimits(pid, cg); err != nil {
 		return err
 	}
 	if err := unix.PtraceDetach(pid); err != nil {
@@ -139,8 +145,17 @@ func writeIDMaps(pid int) error {
 // applyRlimits sets each configured limit on the stopped child. A limit
 // never raises what the child inherited: the hard limit is at most the one
 // it has, since raising needs CAP_SYS_RESOURCE.
-func (p *Prepared) applyRlimits(pid int) error {
+func (p *Prepared) applyRlimits(pid int, cg *execCgroup) error {
 	l := p.policy.Limits
+	if cg != nil && cg.oomAt != "" {
+		// The memory cgroup bounds the whole tree and tells an OOM kill
+		// apart; RLIMIT_AS on top would only break programs that reserve
+		// address space they never touch.
+		l.MemoryBytes = 0
+	}
+	if p.cgroups.pidsParent != "" {
+		l.MaxProcesses = 0 // pids.max bounds the tree, for uid 0 too
+	}
 	set := func(resource int, name string, v uint64) error {
 		if v == 0 {
 			return nil
@@ -159,6 +174,9 @@ func (p *Prepared) applyRlimits(pid int) error {
 	if err := set(unix.RLIMIT_AS, "RLIMIT_AS", l.MemoryBytes); err != nil {
 		return err
 	}
+	// Soft and hard alike: the command is init of its PID namespace,
+	// and init ignores SIGXCPU (the soft limit's signal) unless it
+	// handles it, so only the hard limit's SIGKILL would end it.
 	if err := set(unix.RLIMIT_CPU, "RLIMIT_CPU", cpuSeconds); err != nil {
 		return err
 	}
@@ -173,6 +191,7 @@ func (p *Prepared) applyRlimits(pid int) error {
 
 // hostFacts is what probeHost learns about this host's privileges.
 type hostFacts struct {
+	cgroups    cgroupHost
 	root       bool // CAP_SYS_ADMIN and CAP_SETPCAP in the initial user namespace
 	userNS     bool // an unprivileged user may create user namespaces
 	capLast    int
@@ -187,4 +206,10 @@ func readSysctl(path string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// needsCgroup reports whether children get a cgroup of their own.
+func (p *Prepared) needsCgroup() bool {
+	l := p.policy.Limits
+	return (l.MaxProcesses > 0 && p.cgroups.pidsParent != "") || (l.MemoryBytes > 0 && p.cgroups.memParent != "")
 }

@@ -29,6 +29,7 @@ type spawnJob struct {
 	cmd     *exec.Cmd
 	child   *Child
 	started chan error
+	cgroup  *execCgroup // nil without tree-wide limits
 }
 
 // spawn starts job.cmd from a confined, locked OS thread.
@@ -54,6 +55,12 @@ func spawn(job *spawnJob) {
 
 // spawnLocked runs on a locked OS thread that is not m0. It never unlocks.
 func spawnLocked(job *spawnJob) {
+	cg := job.cgroup
+	if cg != nil {
+		// Removing the cgroup (and reading its OOM count) opens files,
+		// which the confined thread may not.
+		defer onHostThread(cg.remove)
+	}
 	if err := job.prep.confineThread(); err != nil {
 		job.started <- err
 		return
@@ -63,15 +70,22 @@ func spawnLocked(job *spawnJob) {
 		return
 	}
 	if job.cmd.SysProcAttr.Ptrace {
-		if err := job.prep.atExecStop(job.cmd.Process.Pid); err != nil {
+		if err := job.prep.atExecStop(job.cmd.Process.Pid, cg); err != nil {
 			_ = unix.Kill(job.cmd.Process.Pid, unix.SIGKILL)
 			_ = job.cmd.Wait()
 			job.started <- err
 			return
 		}
 	}
+	if cg != nil {
+		cg.closeFiles()
+	}
 	job.started <- nil
-	job.child.finish(job.cmd.Wait())
+	err := job.cmd.Wait()
+	if cg != nil {
+		onHostThread(func() { job.child.memoryLimitHit = cg.oomKilled() })
+	}
+	job.child.finish(err)
 }
 
 // confineThread applies the policy to the calling OS thread. Order matters:
@@ -101,4 +115,16 @@ func (p *Prepared) confineThread() error {
 		return err
 	}
 	return nil
+}
+
+// onHostThread runs f on a new goroutine and waits for it. A new goroutine
+// never runs on a locked thread, so f runs unconfined: the spawner thread
+// uses it for the few file operations it needs after confinement.
+func onHostThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }

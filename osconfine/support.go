@@ -121,6 +121,16 @@ type Child struct {
 	done chan struct{}
 	err  error
 	kill func() error
+	// memoryLimitHit is set before done closes when the kernel killed a
+	// process of the child on its memory limit.
+	memoryLimitHit bool
+}
+
+// MemoryLimitHit reports, after Done, whether the kernel killed a process of
+// the child on the memory limit (known only where a memory cgroup is used).
+func (c *Child) MemoryLimitHit() bool {
+	<-c.done
+	return c.memoryLimitHit
 }
 
 func newChild(cmd *exec.Cmd) *Child {

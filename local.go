@@ -68,7 +68,7 @@ func (l *Local) Capabilities() Capabilities {
 		NetworkPolicy:       s.NetworkDenyAll.Enforced,
 		Snapshot:            true,
 		Resume:              true,
-		SuspendOnIdle:       false,
+		SuspendOnIdle:       true,
 		Enforcement:         s,
 	}
 }
@@ -93,6 +93,12 @@ type localSession struct {
 	running    map[*osconfine.Child]struct{}
 	terminated bool
 	nextMount  int
+	// Idle suspension: active counts Exec calls in progress; idle fires
+	// IdleTimeout after the last one ended.
+	suspended bool
+	active    int
+	idle      *time.Timer
+	idleGen   uint64 // bumped on every re-arm, so a stale timer does nothing
 }
 
 // Provision creates the session directory, resolves the mounts and checks
@@ -199,6 +205,9 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 	l.mu.Lock()
 	l.sessions[id] = s
 	l.mu.Unlock()
+	s.mu.Lock()
+	s.armIdleLocked()
+	s.mu.Unlock()
 	return s.describe(), nil
 }
 
@@ -228,8 +237,11 @@ func (s *localSession) describe() *Session {
 
 func (s *localSession) describeLocked() *Session {
 	st := StateRunning
-	if s.terminated {
+	switch {
+	case s.terminated:
 		st = StateTerminated
+	case s.suspended:
+		st = StateSuspended
 	}
 	return &Session{
 		ID: s.id, Backend: "local", State: st, Labels: s.labels, Root: s.root, Workdir: s.work,
@@ -385,6 +397,14 @@ func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecR
 		s.mu.Unlock()
 		return nil, newError(op, id, ErrSessionNotFound, nil)
 	}
+	s.wakeLocked()
+	s.active++
+	defer func() {
+		s.mu.Lock()
+		s.active--
+		s.armIdleLocked()
+		s.mu.Unlock()
+	}()
 	prep, err := s.preparedLocked()
 	if err != nil {
 		s.mu.Unlock()
@@ -528,13 +548,51 @@ func (l *Local) Snapshot(ctx context.Context, id SessionID) (*Snapshot, error) {
 	return &Snapshot{Session: *s.describe(), TakenAt: time.Now().UTC()}, nil
 }
 
-// Resume returns the session; a running session is already resumed.
+// Resume brings a suspended session back to running; a running session
+// is returned as it is.
 func (l *Local) Resume(ctx context.Context, id SessionID) (*Session, error) {
 	s, err := l.session("resume", id)
 	if err != nil {
 		return nil, err
 	}
-	return s.describe(), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wakeLocked()
+	s.armIdleLocked()
+	return s.describeLocked(), nil
+}
+
+// armIdleLocked starts the idle clock when nothing runs in the session.
+// When it expires with the session still idle, the session is suspended:
+// no process runs in it (none does when it is idle) and its prepared
+// confinement is released; files and settings stay.
+func (s *localSession) armIdleLocked() {
+	if s.limits.IdleTimeout <= 0 || s.terminated || s.suspended || s.active > 0 {
+		return
+	}
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	s.idleGen++
+	gen := s.idleGen
+	s.idle = time.AfterFunc(s.limits.IdleTimeout, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if gen == s.idleGen && s.active == 0 && len(s.running) == 0 && !s.terminated {
+			s.suspended = true
+			s.invalidateLocked()
+		}
+	})
+}
+
+// wakeLocked stops the idle clock and brings a suspended session back.
+func (s *localSession) wakeLocked() {
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
+	s.idleGen++
+	s.suspended = false
 }
 
 // Terminate kills every running command of the session, waits for them,
@@ -553,6 +611,7 @@ func (l *Local) Terminate(ctx context.Context, id SessionID) error {
 	}
 	s.mu.Lock()
 	s.terminated = true
+	s.wakeLocked()
 	children := make([]*osconfine.Child, 0, len(s.running))
 	for c := range s.running {
 		children = append(children, c)

@@ -1,0 +1,153 @@
+package osconfine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// requirePledgeRoute skips when the trampoline that hands pledge to the
+// child cannot run.
+func requirePledgeRoute(t *testing.T) {
+	t.Helper()
+	if m := trampolineMechanism(); !m.Enforced {
+		t.Skipf("pledge trampoline unavailable: %s", m.Reason)
+	}
+}
+
+// runPledged runs /bin/sh -c script under p, prepared without Check
+// (Check refuses every policy here: filesystem confinement is missing).
+func runPledged(t *testing.T, p Policy, script string) (string, error) {
+	t.Helper()
+	prep, err := prepare(p)
+	if err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	defer prep.Close()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	child, err := prep.Start(cmd)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	err = child.Wait()
+	return out.String(), err
+}
+
+func TestOpenBSDPrepareRefusesWithoutFilesystem(t *testing.T) {
+	_, err := Prepare(Policy{Network: NetworkDenyAll})
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "filesystem") {
+		t.Errorf("Prepare err = %v, want ErrUnsupported naming filesystem confinement", err)
+	}
+}
+
+func TestOpenBSDNetwork(t *testing.T) {
+	requirePledgeRoute(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback listener: %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	script := fmt.Sprintf("nc -z 127.0.0.1 %d", ln.Addr().(*net.TCPAddr).Port)
+	if out, err := runPledged(t, Policy{Network: NetworkDenyAll}, script); err == nil {
+		t.Errorf("deny-all: connect admitted\n%s", out)
+	}
+	if out, err := runPledged(t, Policy{Network: NetworkUnrestricted}, script); err != nil {
+		t.Errorf("unrestricted: connect refused: %v\n%s", err, out)
+	}
+}
+
+func TestOpenBSDLimits(t *testing.T) {
+	requirePledgeRoute(t)
+	p := Policy{Network: NetworkDenyAll, Limits: Limits{MaxOpenFiles: 37, CPUTime: 1500 * time.Millisecond}}
+	out, err := runPledged(t, p, "ulimit -n; ulimit -t; ulimit -Hn")
+	if err != nil {
+		t.Fatalf("limited child failed: %v\n%s", err, out)
+	}
+	if got := strings.Fields(out); len(got) != 3 || got[0] != "37" || got[1] != "2" || got[2] != "37" {
+		t.Errorf("limits seen by the child = %q, want 37, 2 (rounded up), 37", out)
+	}
+	// Admitted / refused pair: 30 descriptors fit, 40 do not.
+	open := func(n int) string {
+		return fmt.Sprintf("i=3; while [ $i -le %d ]; do eval \"exec $i</dev/null\" || exit 1; i=$((i+1)); done", n)
+	}
+	if out, err := runPledged(t, p, open(30)); err != nil {
+		t.Errorf("30 descriptors refused: %v\n%s", err, out)
+	}
+	if out, err := runPledged(t, p, open(40)); err == nil {
+		t.Errorf("40 descriptors admitted under a limit of 37\n%s", out)
+	}
+}
+
+func TestOpenBSDProcessTree(t *testing.T) {
+	requirePledgeRoute(t)
+	prep, err := prepare(Policy{Network: NetworkDenyAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(script string) (*Child, int) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.Stdout = w
+		child, err := prep.Start(cmd)
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := make([]byte, 32)
+		n, _ := r.Read(line)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
+		if err != nil {
+			t.Fatalf("no grandchild pid: %q", line[:n])
+		}
+		return child, pid
+	}
+	gone := func(pid int) bool {
+		for range 50 {
+			if unix.Kill(pid, 0) == unix.ESRCH {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	child, gc := start("sleep 60 >/dev/null & echo $!; wait")
+	if err := child.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+	if !gone(gc) {
+		t.Errorf("grandchild %d survived Kill", gc)
+		unix.Kill(gc, unix.SIGKILL)
+	}
+	child, gc = start("sleep 60 >/dev/null & echo $!")
+	child.Wait()
+	if !gone(gc) {
+		t.Errorf("background grandchild %d survived the command's exit", gc)
+		unix.Kill(gc, unix.SIGKILL)
+	}
+}

@@ -1,0 +1,25 @@
+package osconfine
+
+import "testing"
+
+func TestPathResolveDarwinAlias(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"/tmp", "/private/tmp"},
+		{"/tmp/", "/private/tmp"},
+		{"/tmp/session/x", "/private/tmp/session/x"},
+		{"/var/folders/ab/T", "/private/var/folders/ab/T"},
+		{"/etc/hosts", "/private/etc/hosts"},
+		{"/etc/../tmp/a", "/private/tmp/a"},
+		{"/tmpfoo", "/tmpfoo"},
+		{"/variable/x", "/variable/x"},
+		{"/private/tmp/x", "/private/tmp/x"},
+		{"/Users/me/tmp", "/Users/me/tmp"},
+		{"/", "/"},
+		{"//tmp//a/", "/private/tmp/a"},
+	}
+	for _, c := range cases {
+		if got := resolveDarwinAlias(c.in); got != c.want {
+			t.Errorf("resolveDarwinAlias(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

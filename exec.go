@@ -258,8 +258,6 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 	}
 	waitErr = child.Wait()
 	res.Duration = time.Since(began)
-	// Whatever the command left behind outside a PID namespace goes too.
-	child.Kill()
 
 	drainDone := make(chan struct{})
 	go func() { drained.Wait(); close(drainDone) }()

@@ -120,11 +120,10 @@ func (p *Prepared) sysProcAttr() *syscall.SysProcAttr {
 	}
 }
 
-// killTree kills the child's process group and the child itself; with a PID
-// namespace, killing the child (its init) kills every process in it.
+// killTree kills the child, the init of its PID namespace, which kills
+// every process in it. os.Process signals through a pidfd, so a reaped
+// child's reused pid is never hit.
 func killTree(cmd *exec.Cmd) error {
-	pid := cmd.Process.Pid
-	_ = unix.Kill(-pid, unix.SIGKILL)
 	err := cmd.Process.Kill()
 	if errors.Is(err, os.ErrProcessDone) {
 		return nil

@@ -3,29 +3,17 @@
 package osconfine
 
 import (
-	"errors"
-	"os"
 	"os/exec"
 	"syscall"
 )
 
 // StartUnconfined starts cmd without confinement, for the Unrestricted
-// profile: in its own session (no controlling terminal), so that Kill can
-// still end its process group.
+// profile: in its own session (no controlling terminal) and process group,
+// which is killed when the command exits or Kill is called.
 func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	child := newChild(cmd)
-	child.kill = func() error {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		err := cmd.Process.Kill()
-		if errors.Is(err, os.ErrProcessDone) {
-			return nil
-		}
-		return err
-	}
-	go func() { child.finish(cmd.Wait()) }()
-	return child, nil
+	return startGroupReaper(cmd), nil
 }

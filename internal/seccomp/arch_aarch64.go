@@ -10,6 +10,9 @@ var archARM64 = archInfo{
 		"lookup_dcookie":    18,
 		"ioctl":             29,
 		"mknodat":           33,
+		"fchmod":            52,
+		"fchmodat":          53,
+		"fchmodat2":         452,
 		"umount2":           39,
 		"mount":             40,
 		"pivot_root":        41,
@@ -71,6 +74,7 @@ var archARM64 = archInfo{
 
 		// amd64 only.
 		"mknod":  absent,
+		"chmod":  absent,
 		"uselib": absent,
 		"iopl":   absent,
 		"ioperm": absent,

@@ -155,6 +155,20 @@ func decisions(t testing.TB, goarch string) []decision {
 		add(fmt.Sprintf("mknodat %#o", mode), Options{}, c("mknodat", atFDCWD, 0x1000, mode, 0x103), want)
 	}
 
+	// chmod: set-id bits refused, ordinary modes (and the sticky bit) admitted.
+	chmodWant := map[uint64]uint32{
+		0o4755: wantEPERM, 0o2755: wantEPERM, 0o6777: wantEPERM, high | 0o4000: wantEPERM,
+		0o755: wantAllow, 0o644: wantAllow, 0o1777: wantAllow, high | 0o755: wantAllow,
+	}
+	for mode, want := range chmodWant {
+		if _, ok := SyscallNumber(goarch, "chmod"); ok {
+			add(fmt.Sprintf("chmod %#o", mode), Options{}, c("chmod", 0x1000, mode), want)
+		}
+		add(fmt.Sprintf("fchmod %#o", mode), Options{}, c("fchmod", 3, mode), want)
+		add(fmt.Sprintf("fchmodat %#o", mode), both, c("fchmodat", atFDCWD, 0x1000, mode, 0), want)
+		add(fmt.Sprintf("fchmodat2 %#o", mode), Options{}, c("fchmodat2", atFDCWD, 0x1000, mode, 0), want)
+	}
+
 	// Terminal injection.
 	add("ioctl TIOCSTI", Options{}, c("ioctl", 0, unix.TIOCSTI, 0x1000), wantEPERM)
 	add("ioctl TIOCSTI high bits", Options{}, c("ioctl", 0, high|unix.TIOCSTI, 0x1000), wantEPERM)

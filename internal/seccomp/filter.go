@@ -20,6 +20,8 @@ const (
 	sIFMT  = 0o170000 // S_IFMT
 	sIFCHR = 0o020000 // S_IFCHR
 	sIFBLK = 0o060000 // S_IFBLK
+	sISUID = 0o4000   // S_ISUID
+	sISGID = 0o2000   // S_ISGID
 
 	// CLONE_NEWNS|CLONE_NEWCGROUP|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWUSER|
 	// CLONE_NEWPID|CLONE_NEWNET, and CLONE_NEWTIME (0x80). For clone() the
@@ -151,6 +153,19 @@ func Rules(o Options) []Rule {
 			Rule{Syscall: "mknod", Cond: []ArgCond{ArgMaskedEq32(1, sIFMT, d)}, Action: eperm},
 			Rule{Syscall: "mknodat", Cond: []ArgCond{ArgMaskedEq32(2, sIFMT, d)}, Action: eperm},
 		)
+	}
+
+	// Set-user-ID and set-group-ID bits. no_new_privs keeps them from
+	// elevating the sandbox, but Landlock (up to ABI 9) does not mediate
+	// chmod: on a root host the command is uid 0 without capabilities and
+	// owns the host's system files, so chmod u+s on one of them would
+	// elevate every host user who runs it. Any mode with S_ISUID or S_ISGID
+	// is refused; ordinary modes (chmod +x in the workspace) pass.
+	for _, c := range []struct {
+		name string
+		arg  uint
+	}{{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2}} {
+		rules = append(rules, Rule{Syscall: c.name, Cond: []ArgCond{ArgMaskedNe32(c.arg, sISUID|sISGID, 0)}, Action: eperm})
 	}
 
 	// Terminal injection: TIOCSTI types into the terminal the host reads,

@@ -30,7 +30,7 @@ var etcEntries = []string{
 	"/etc/alternatives", "/etc/os-release", "/etc/debian_version", "/etc/lsb-release",
 	"/etc/mime.types", "/etc/magic", "/etc/terminfo", "/etc/inputrc",
 	"/etc/bash.bashrc", "/etc/profile", "/etc/profile.d", "/etc/shells", "/etc/environment",
-	"/etc/gitconfig", "/etc/mtab", "/etc/machine-id",
+	"/etc/gitconfig", "/etc/mtab", "/etc/machine-id", "/etc/hostname",
 }
 
 // devices the command may use; nothing else under /dev is reachable.

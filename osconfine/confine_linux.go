@@ -29,6 +29,7 @@ type Prepared struct {
 	cpus         []int
 	capLast      int // highest capability number the kernel knows; -1 when the bounding set is kept
 	cgroups      cgroupHost
+	netnsFD      int // the empty network namespace children join; -1 for none
 }
 
 // Prepare checks p against what this host enforces and builds the ruleset
@@ -39,7 +40,7 @@ func Prepare(p Policy) (*Prepared, error) {
 	if err := s.Check(p); err != nil {
 		return nil, err
 	}
-	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1}
+	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1, netnsFD: -1}
 	fd, flags, err := newLandlockRuleset(p, s.LandlockABI)
 	if err != nil {
 		return nil, err
@@ -60,6 +61,10 @@ func Prepare(p Policy) (*Prepared, error) {
 func (p *Prepared) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.netnsFD >= 0 {
+		unix.Close(p.netnsFD)
+		p.netnsFD = -1
+	}
 	if p.rulesetFD < 0 {
 		return nil
 	}
@@ -100,7 +105,7 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 			return nil, err
 		}
 	}
-	go spawn(job)
+	onDisposableThread(func() { spawn(job) })
 	if err := <-job.started; err != nil {
 		return nil, err
 	}

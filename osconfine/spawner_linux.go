@@ -32,29 +32,35 @@ type spawnJob struct {
 	cgroup  *execCgroup // nil without tree-wide limits
 }
 
-// spawn starts job.cmd from a confined, locked OS thread.
-func spawn(job *spawnJob) {
-	runtime.LockOSThread()
-	if unix.Gettid() == unix.Getpid() {
-		// This is the main thread (m0). The runtime wedges m0 instead of
-		// destroying it when a locked goroutine exits, so m0 must never be
-		// confined. Keep holding m0 so the scheduler cannot hand it to the
-		// new goroutine, and unlock it once that goroutine has its own thread.
-		onThread := make(chan struct{})
-		go func() {
-			runtime.LockOSThread()
-			close(onThread)
-			spawnLocked(job)
-		}()
-		<-onThread
-		runtime.UnlockOSThread()
-		return
-	}
-	spawnLocked(job)
+// onDisposableThread runs f on a goroutine locked to an OS thread that is
+// not the main thread and is destroyed when f returns, so f may change the
+// thread's security state or namespaces. It does not wait for f.
+func onDisposableThread(f func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// This is the main thread (m0). The runtime wedges m0 instead
+			// of destroying it when a locked goroutine exits, so m0 must
+			// never be changed. Keep holding m0 so the scheduler cannot
+			// hand it to the new goroutine, and unlock it once that
+			// goroutine has its own thread.
+			onThread := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(onThread)
+				f()
+			}()
+			<-onThread
+			runtime.UnlockOSThread()
+			return
+		}
+		f() // never unlocked: the thread dies with the goroutine
+	}()
 }
 
-// spawnLocked runs on a locked OS thread that is not m0. It never unlocks.
-func spawnLocked(job *spawnJob) {
+// spawn starts job.cmd from a disposable thread it confines first. It runs
+// on that thread until the child has been reaped.
+func spawn(job *spawnJob) {
 	cg := job.cgroup
 	if cg != nil {
 		// Removing the cgroup (and reading its OOM count) opens files,
@@ -93,6 +99,13 @@ func spawnLocked(job *spawnJob) {
 // then the capabilities and affinity the child inherits, then Landlock, and
 // the seccomp filter last, so that the syscalls above are not filtered.
 func (p *Prepared) confineThread() error {
+	if p.netnsFD >= 0 {
+		// Per-thread: the child is cloned into the session's empty
+		// network namespace. Before seccomp, which refuses setns.
+		if err := unix.Setns(p.netnsFD, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("osconfine: entering the empty network namespace: %w", err)
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("osconfine: no_new_privs: %w", err)
 	}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,11 +37,40 @@ type ExecRequest struct {
 	Stdin       []byte    `json:"stdin,omitempty"`
 	StdinReader io.Reader `json:"-"`
 	// Timeout ends the command; zero falls back to the session's wall time.
-	Timeout time.Duration `json:"timeout_ms,omitempty"`
+	// It travels on the wire as milliseconds (timeout_ms).
+	Timeout time.Duration `json:"-"`
 	// Stdout and Stderr, when set, receive the output as it arrives, in
 	// full; the result keeps the first MaxOutputBytes of each.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
+}
+
+// execRequestWire is ExecRequest's JSON form: the timeout in milliseconds.
+type execRequestWire struct {
+	Command   string            `json:"command"`
+	Args      []string          `json:"args,omitempty"`
+	Cwd       string            `json:"cwd,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Stdin     []byte            `json:"stdin,omitempty"`
+	TimeoutMS int64             `json:"timeout_ms,omitempty"`
+}
+
+// MarshalJSON writes the timeout as timeout_ms; the readers and writers
+// do not travel.
+func (r ExecRequest) MarshalJSON() ([]byte, error) {
+	return json.Marshal(execRequestWire{Command: r.Command, Args: r.Args, Cwd: r.Cwd, Env: r.Env,
+		Stdin: r.Stdin, TimeoutMS: r.Timeout.Milliseconds()})
+}
+
+// UnmarshalJSON reads timeout_ms.
+func (r *ExecRequest) UnmarshalJSON(b []byte) error {
+	var w execRequestWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = ExecRequest{Command: w.Command, Args: w.Args, Cwd: w.Cwd, Env: w.Env, Stdin: w.Stdin,
+		Timeout: time.Duration(w.TimeoutMS) * time.Millisecond}
+	return nil
 }
 
 // Reason says why a command ended, when it did not simply exit.
@@ -122,9 +152,13 @@ func childEnv(base, extra map[string]string) []string {
 	return env
 }
 
-// lookPath finds command in the child's PATH, not the host's.
-func lookPath(command, pathList string) (string, error) {
+// lookPath finds command in the child's PATH, not the host's; a command
+// with a '/' is taken as a path, relative to the child's directory dir.
+func lookPath(command, pathList, dir string) (string, error) {
 	if strings.Contains(command, "/") {
+		if !filepath.IsAbs(command) {
+			command = filepath.Join(dir, command)
+		}
 		if _, err := os.Stat(command); err != nil {
 			return "", err
 		}
@@ -182,7 +216,7 @@ type startFunc func(*exec.Cmd) (*osconfine.Child, error)
 // runCommand starts cmd with start, feeds stdin, captures the output and
 // waits, killing the tree on timeout or cancellation. It never returns
 // before the output pipes are closed.
-func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRequest, timeout time.Duration, maxOutput int, cpuLimit time.Duration) (*ExecResult, error) {
+func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRequest, timeout time.Duration, maxOutput int, cpuLimit time.Duration, fileSizeLimit bool) (*ExecResult, error) {
 	res := &ExecResult{}
 	stdout := &capture{limit: maxOutput, tee: req.Stdout}
 	stderr := &capture{limit: maxOutput, tee: req.Stderr}
@@ -282,6 +316,10 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 		res.Stderr = []byte{}
 	}
 	describeExit(res, cmd.ProcessState, waitErr)
+	if res.Reason == ReasonExited && fileSizeLimit && res.ExitCode == shellExitXFSZ {
+		// A shell whose child was killed by SIGXFSZ exits 128+SIGXFSZ.
+		res.Reason = ReasonFileSize
+	}
 	if res.Reason == ReasonExited && child.MemoryLimitHit() {
 		res.Reason = ReasonMemory
 	}
@@ -312,6 +350,10 @@ func describeExit(res *ExecResult, st *os.ProcessState, waitErr error) {
 	}
 	_ = waitErr
 }
+
+// shellExitXFSZ is the status a POSIX shell exits with when its last child
+// was killed by SIGXFSZ (128 + 25 on Linux and the BSDs).
+const shellExitXFSZ = 128 + 25
 
 // cpuSlack absorbs the difference between the scheduler's accounting,
 // which fires RLIMIT_CPU, and the rusage wait reports.

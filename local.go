@@ -163,13 +163,14 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		return nil, newError(op, id, ErrIO, err)
 	}
 	// Every path a failed provision created lives under root, except new
-	// absolute mount sources, which are removed one by one.
+	// absolute mount sources (with the parents made for them), removed
+	// newest first.
 	var createdOutside []string
 	defer func() {
 		if err != nil {
 			os.RemoveAll(root)
 			for _, d := range slices.Backward(createdOutside) {
-				os.Remove(d)
+				os.RemoveAll(d)
 			}
 		}
 	}()
@@ -194,8 +195,8 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		if err != nil {
 			return nil, newError(op, id, ErrInvalidRequest, err)
 		}
-		if created && !within(root, rm.Source) {
-			createdOutside = append(createdOutside, rm.Source)
+		if created != "" && !within(root, created) {
+			createdOutside = append(createdOutside, created)
 		}
 		s.mounts = append(s.mounts, rm)
 	}
@@ -214,10 +215,10 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 // resolve turns a mount into a ResolvedMount for this session. Fresh
 // directories go under root/mounts, which no rule grants as a whole, so a
 // read-only fresh mount stays read-only.
-func (s *localSession) resolve(m Mount) (ResolvedMount, bool, error) {
+func (s *localSession) resolve(m Mount) (ResolvedMount, string, error) {
 	t, err := NormalizeTarget(m.Target)
 	if err != nil {
-		return ResolvedMount{}, false, err
+		return ResolvedMount{}, "", err
 	}
 	fresh := filepath.Join(s.root, "mounts", fmt.Sprintf("%d-%s", s.nextMount, strings.ReplaceAll(strings.Trim(t, "/"), "/", "_")))
 	s.nextMount++
@@ -338,8 +339,8 @@ func (l *Local) AttachFilesystem(ctx context.Context, id SessionID, m Mount) (Re
 	s.prepared = nil
 	if _, err := s.preparedLocked(); err != nil {
 		s.mounts, s.prepared = old, oldPrep
-		if created {
-			os.Remove(rm.Source)
+		if created != "" {
+			os.RemoveAll(created)
 		}
 		return ResolvedMount{}, err
 	}
@@ -424,7 +425,7 @@ func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecR
 	if v, ok := req.Env["PATH"]; ok {
 		pathList = v
 	}
-	bin, err := lookPath(req.Command, pathList)
+	bin, err := lookPath(req.Command, pathList, dir)
 	if err != nil {
 		return nil, newError(op, id, ErrExec, err)
 	}
@@ -462,7 +463,7 @@ func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecR
 		}()
 		return child, nil
 	}
-	res, err := runCommand(ctx, tracked, cmd, &req, timeout, limits.MaxOutputBytes, limits.CPUTime)
+	res, err := runCommand(ctx, tracked, cmd, &req, timeout, limits.MaxOutputBytes, limits.CPUTime, limits.MaxFileSizeMB > 0)
 	if err != nil {
 		if res != nil {
 			return res, newError(op, id, ErrExec, err)

@@ -74,10 +74,11 @@ func validAccess(a Access) bool { return a == ReadOnly || a == ReadWrite }
 
 // resolveSource returns the host path of m's source for a session whose
 // root is root; fresh names a new directory for an empty source. It creates
-// the directory when missing and reports whether it did.
-func resolveSource(root, fresh string, m Mount) (host string, created bool, err error) {
+// the directory (and missing parents) when missing, and returns the topmost
+// directory it created ("" for none), which removes all it made.
+func resolveSource(root, fresh string, m Mount) (host, created string, err error) {
 	if strings.IndexByte(m.Source, 0) >= 0 {
-		return "", false, errors.New("mount source contains a NUL byte")
+		return "", "", errors.New("mount source contains a NUL byte")
 	}
 	switch {
 	case m.Source == "":
@@ -87,32 +88,56 @@ func resolveSource(root, fresh string, m Mount) (host string, created bool, err 
 	default:
 		host = filepath.Join(root, m.Source)
 		if !within(root, host) || host == root {
-			return "", false, fmt.Errorf("relative mount source %q leaves the session root", m.Source)
+			return "", "", fmt.Errorf("relative mount source %q leaves the session root", m.Source)
 		}
 	}
 	if _, statErr := os.Stat(host); errors.Is(statErr, os.ErrNotExist) {
+		created = topmostMissing(host)
 		if err := os.MkdirAll(host, 0o700); err != nil {
-			return "", false, fmt.Errorf("creating mount source: %w", err)
+			if created != "" {
+				os.RemoveAll(created)
+			}
+			return "", "", fmt.Errorf("creating mount source: %w", err)
 		}
-		created = true
 	} else if statErr != nil {
-		return "", false, statErr
+		return "", "", statErr
+	}
+	fail := func(err error) (string, string, error) {
+		if created != "" {
+			os.RemoveAll(created)
+		}
+		return "", "", err
 	}
 	real, err := filepath.EvalSymlinks(host)
 	if err != nil {
-		return "", created, err
+		return fail(err)
 	}
 	if m.Source != "" && !filepath.IsAbs(m.Source) && !within(root, real) {
-		return "", created, fmt.Errorf("relative mount source %q resolves outside the session root", m.Source)
+		return fail(fmt.Errorf("relative mount source %q resolves outside the session root", m.Source))
 	}
 	info, err := os.Stat(real)
 	if err != nil {
-		return "", created, err
+		return fail(err)
 	}
 	if !info.IsDir() {
-		return "", created, fmt.Errorf("mount source %q is not a directory", real)
+		return fail(fmt.Errorf("mount source %q is not a directory", real))
 	}
 	return real, created, nil
+}
+
+// topmostMissing returns the highest ancestor of p (or p itself) that does
+// not exist, which is the first directory MkdirAll(p) creates.
+func topmostMissing(p string) string {
+	missing := ""
+	for dir := p; ; dir = filepath.Dir(dir) {
+		if _, err := os.Lstat(dir); err == nil {
+			return missing
+		}
+		missing = dir
+		if parent := filepath.Dir(dir); parent == dir {
+			return missing
+		}
+	}
 }
 
 // within reports whether p is dir or below it. Both are clean absolute paths.

@@ -219,6 +219,9 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 	attr.Setctty, attr.Foreground = false, false
 	cmd.SysProcAttr = attr
 
+	if err := markInheritedCloseOnExec(); err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ package osconfine
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -91,11 +90,8 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 		defer devNull.Close()
 	}
 	cmd.SysProcAttr = p.sysProcAttr()
-	// Only fds 0, 1 and 2 may reach the child. Go opens every fd
-	// close-on-exec, but a host (or a C library in it) may have leaked one
-	// without; mark every descriptor above 2 close-on-exec before the fork.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("osconfine: marking descriptors close-on-exec: %w", err)
+	if err := markInheritedCloseOnExec(); err != nil {
+		return nil, err
 	}
 	child := newChild(cmd)
 	child.kill = func() error { return killTree(cmd) }

@@ -12,6 +12,9 @@ import (
 // which is killed when the command exits or Kill is called.
 func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := markInheritedCloseOnExec(); err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

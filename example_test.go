@@ -1,0 +1,61 @@
+//go:build linux
+
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/go-sandbox/sandbox"
+)
+
+// A session confines every command to its own directories; the outputs
+// mount is where a command leaves files for the caller.
+func ExampleLocal_Exec() {
+	dir, _ := os.MkdirTemp("", "sandbox-example")
+	defer os.RemoveAll(dir)
+	backend, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	// This example's command needs no network; a session that may use it
+	// says so explicitly (the zero policy denies all network access).
+	sess, err := backend.Provision(ctx, sandbox.Spec{NetworkPolicy: sandbox.AllowAll()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer backend.Terminate(ctx, sess.ID)
+
+	res, err := backend.Exec(ctx, sess.ID, sandbox.ExecRequest{
+		Command: "sh",
+		Args:    []string{"-c", `echo hello from the sandbox; echo saved > "$SANDBOX_OUTPUTS_DIR/result.txt"`},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(string(res.Stdout))
+	fmt.Println("exit code:", res.ExitCode)
+	// Output:
+	// hello from the sandbox
+	// exit code: 0
+}
+
+// Errors wrap a sentinel callers branch on.
+func ExampleError() {
+	backend, _ := sandbox.NewLocal(sandbox.LocalConfig{})
+	_, err := backend.Exec(context.Background(), "no-such-session", sandbox.ExecRequest{Command: "true"})
+	fmt.Println(errors.Is(err, sandbox.ErrSessionNotFound))
+	var e *sandbox.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Op, e.Session)
+	}
+	// Output:
+	// true
+	// exec no-such-session
+}

@@ -18,11 +18,11 @@ const (
 	helperArgEnv = "SANDBOX_TEST_HELPER_ARG"
 )
 
-// firstInstruction runs during package initialisation, before TestMain and
+// This initialiser runs during package initialisation, before TestMain and
 // before any other code of the test binary: in mode "alloc-first" its very
 // first action is to allocate and touch the size it is given. Under an
 // address-space limit set before the first instruction it must fail.
-var firstInstruction = func() bool {
+var _ = func() bool {
 	if os.Getenv(helperEnv) != "alloc-first" {
 		return false
 	}

@@ -63,7 +63,7 @@ func TestMemoryLimitReasonIsMemory(t *testing.T) {
 	}
 	// Only a memory cgroup tells an OOM kill apart; under RLIMIT_AS alone
 	// the allocation fails with ENOMEM and the command exits on its own.
-	if m := l.Capabilities().Enforcement.Limits.Memory; strings.Contains(m.By, "cgroup") && res.Reason != ReasonMemory {
+	if m := l.Capabilities().Enforcement.Limits.Memory; strings.HasPrefix(m.By, "memory cgroup") && res.Reason != ReasonMemory {
 		t.Fatalf("Reason %q (exit %d, signal %q, stderr %.120q), want %q", res.Reason, res.ExitCode, res.Signal, res.Stderr, ReasonMemory)
 	}
 }

@@ -123,7 +123,7 @@ func limitSupport(h hostFacts) LimitSupport {
 			notEnforced(why), notEnforced(why), notEnforced(why), notEnforced(why), notEnforced(why)
 		return l
 	}
-	l.Memory = enforcedBy("RLIMIT_AS per process, set at the exec stop (no memory cgroup: the tree is not bounded as a whole)")
+	l.Memory = enforcedBy("RLIMIT_AS per process, set at the exec stop; the tree as a whole is not bounded")
 	if h.cgroups.memParent != "" {
 		l.Memory = enforcedBy("memory cgroup of the whole tree, joined at the exec stop")
 	}

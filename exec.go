@@ -205,6 +205,19 @@ func (c *capture) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// copyBuffers are reused across execs: two 32 KiB buffers per command
+// were most of the memory an exec allocated.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyPooled copies src to dst through a pooled buffer.
+func copyPooled(dst io.Writer, src io.Reader) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	// Hide the source's WriteTo: *os.File has one that would copy through
+	// a buffer of its own.
+	_, _ = io.CopyBuffer(dst, struct{ io.Reader }{src}, *buf)
+}
+
 // drainBound is how long Exec keeps reading output after the command has
 // exited, for descendants that still hold the pipes. Under a PID namespace
 // they are already dead and the pipes close at once.
@@ -264,8 +277,8 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 
 	var drained sync.WaitGroup
 	drained.Add(2)
-	go func() { defer drained.Done(); io.Copy(stdout, outR) }()
-	go func() { defer drained.Done(); io.Copy(stderr, errR) }()
+	go func() { defer drained.Done(); copyPooled(stdout, outR) }()
+	go func() { defer drained.Done(); copyPooled(stderr, errR) }()
 	if inW != nil {
 		go func() {
 			defer inW.Close()

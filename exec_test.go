@@ -80,8 +80,13 @@ func TestConcurrentExecsAllRefusedHostNeverConfined(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || string(b) != secret {
 		t.Errorf("host read after the execs: %q, %v", b, err)
 	}
-	// Spawner threads end with their goroutine; give the runtime a bounded
-	// moment to destroy the last ones, then no thread may be confined.
+	// Confined spawner threads serve one session policy (only their own
+	// locked goroutine ever runs on them) and exit once it is released and
+	// their children are gone: terminate, give the runtime a bounded moment
+	// to destroy them, then no thread may be confined.
+	if err := l.Terminate(context.Background(), sess.ID); err != nil {
+		t.Fatal(err)
+	}
 	var confined []string
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		confined = confinedThreads(t)

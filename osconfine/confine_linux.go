@@ -29,6 +29,10 @@ type Prepared struct {
 	capLast      int // highest capability number the kernel knows; -1 when the bounding set is kept
 	cgroups      cgroupHost
 	netnsFD      int // the empty network namespace children join; -1 for none
+	// jobs hands starts to idle spawner threads; closing, closed by Close,
+	// tells them to exit once their children are gone.
+	jobs    chan *spawnJob
+	closing chan struct{}
 }
 
 // Prepare checks p against what this host enforces and builds the ruleset
@@ -39,7 +43,8 @@ func Prepare(p Policy) (*Prepared, error) {
 	if err := s.Check(p); err != nil {
 		return nil, err
 	}
-	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1, netnsFD: -1}
+	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1, netnsFD: -1,
+		jobs: make(chan *spawnJob), closing: make(chan struct{})}
 	fd, flags, err := newLandlockRuleset(p, s.LandlockABI)
 	if err != nil {
 		return nil, err
@@ -60,6 +65,11 @@ func Prepare(p Policy) (*Prepared, error) {
 func (p *Prepared) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	select {
+	case <-p.closing:
+	default:
+		close(p.closing)
+	}
 	if p.netnsFD >= 0 {
 		unix.Close(p.netnsFD)
 		p.netnsFD = -1
@@ -101,7 +111,11 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 			return nil, err
 		}
 	}
-	onDisposableThread(func() { spawn(job) })
+	select {
+	case p.jobs <- job: // an idle spawner thread of this policy takes it
+	default:
+		onDisposableThread(func() { p.spawnerLoop(job) })
+	}
 	if err := <-job.started; err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"time"
 
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
@@ -58,40 +59,94 @@ func onDisposableThread(f func()) {
 	}()
 }
 
-// spawn starts job.cmd from a disposable thread it confines first. It runs
-// on that thread until the child has been reaped.
-func spawn(job *spawnJob) {
-	cg := job.cgroup
-	if cg != nil {
-		// Removing the cgroup (and reading its OOM count) opens files,
-		// which the confined thread may not.
-		defer onHostThread(cg.remove)
-	}
-	if err := job.prep.confineThread(); err != nil {
-		job.started <- err
+// spawnerIdle is how long a confined spawner thread waits for the next
+// start of its policy before it exits (once none of its children runs).
+// Keeping it saves creating and confining a thread for every command.
+const spawnerIdle = 2 * time.Second
+
+// spawnerLoop runs on a disposable thread: it confines the thread once, then
+// starts first and every further job of the same policy it receives on
+// p.jobs. The thread must outlive every child it started, because a
+// child's Pdeathsig fires when the thread that created it exits; so it
+// exits only when it has no running child and is idle or the policy was
+// closed.
+func (p *Prepared) spawnerLoop(first *spawnJob) {
+	if err := p.confineThread(); err != nil {
+		first.cleanup()
+		first.started <- err
 		return
 	}
-	if err := job.cmd.Start(); err != nil {
-		job.started <- err
-		return
+	exited := make(chan struct{})
+	running := 0
+	if first.run(exited) {
+		running++
 	}
-	if job.cmd.SysProcAttr.Ptrace {
-		if err := job.prep.atExecStop(job.cmd.Process.Pid, cg); err != nil {
-			_ = unix.Kill(job.cmd.Process.Pid, unix.SIGKILL)
-			_ = job.cmd.Wait()
+	idle := time.NewTimer(spawnerIdle)
+	defer idle.Stop()
+	jobs, closing := p.jobs, p.closing
+	for jobs != nil || running > 0 {
+		select {
+		case job := <-jobs:
+			if job.run(exited) {
+				running++
+			}
+			idle.Reset(spawnerIdle)
+		case <-exited:
+			running--
+		case <-idle.C:
+			if running == 0 {
+				return
+			}
+			idle.Reset(spawnerIdle)
+		case <-closing:
+			jobs, closing = nil, nil // take no more work
+		}
+	}
+}
+
+// run starts the job's child from the calling (confined, locked) thread and
+// reports the start on job.started. When the child started, a goroutine on
+// another thread waits for it, finishes the Child and sends on exited; run
+// reports whether that happened.
+func (job *spawnJob) run(exited chan<- struct{}) bool {
+	cmd, cg := job.cmd, job.cgroup
+	if err := cmd.Start(); err != nil {
+		job.cleanup()
+		job.started <- err
+		return false
+	}
+	if cmd.SysProcAttr.Ptrace {
+		if err := job.prep.atExecStop(cmd.Process.Pid, cg); err != nil {
+			_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
+			_ = cmd.Wait()
+			job.cleanup()
 			job.started <- err
-			return
+			return false
 		}
 	}
 	if cg != nil {
 		cg.closeFiles()
 	}
 	job.started <- nil
-	err := job.cmd.Wait()
-	if cg != nil {
-		onHostThread(func() { job.child.memoryLimitHit = cg.oomKilled() })
+	go func() {
+		// Not on the spawner thread: waiting needs no tracer (the child
+		// was detached), and reading the cgroup opens files.
+		err := cmd.Wait()
+		if cg != nil {
+			job.child.memoryLimitHit = cg.oomKilled()
+		}
+		job.cleanup()
+		job.child.finish(err)
+		exited <- struct{}{}
+	}()
+	return true
+}
+
+// cleanup removes the job's cgroup, from an unconfined thread.
+func (job *spawnJob) cleanup() {
+	if job.cgroup != nil {
+		onHostThread(job.cgroup.remove)
 	}
-	job.child.finish(err)
 }
 
 // confineThread applies the policy to the calling OS thread. Order matters:

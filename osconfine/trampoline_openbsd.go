@@ -2,12 +2,8 @@ package osconfine
 
 import (
 	"fmt"
-	"math"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,71 +67,8 @@ func trampolineMechanism() Mechanism {
 	return enforcedBy("a re-exec of the host executable")
 }
 
-func trampolinePath() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("host executable: %w", err)
-	}
-	fi, err := os.Stat(exe)
-	if err != nil {
-		return "", fmt.Errorf("host executable: %w", err)
-	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("host executable %s is not an executable file", exe)
-	}
-	return exe, nil
-}
+// memoryRlimit bounds memory on OpenBSD: RLIMIT_DATA is enforced there.
+const memoryRlimit = unix.RLIMIT_DATA
 
-// encodeRlimits writes the limits the trampoline applies as
-// "name=value,...", values in the unit setrlimit takes. "data" comes last:
-// it bounds the trampoline's own memory too, so it is set last.
-func encodeRlimits(l Limits) string {
-	var parts []string
-	add := func(name string, v uint64) {
-		if v > 0 {
-			parts = append(parts, name+"="+strconv.FormatUint(v, 10))
-		}
-	}
-	if l.CPUTime > 0 {
-		add("cpu", uint64((l.CPUTime+time.Second-1)/time.Second))
-	}
-	add("fsize", l.MaxFileSize)
-	add("nofile", l.MaxOpenFiles)
-	add("nproc", l.MaxProcesses)
-	add("data", l.MemoryBytes)
-	return strings.Join(parts, ",")
-}
-
-var rlimitResources = map[string]int{
-	"cpu":    unix.RLIMIT_CPU,
-	"fsize":  unix.RLIMIT_FSIZE,
-	"nofile": unix.RLIMIT_NOFILE,
-	"nproc":  unix.RLIMIT_NPROC,
-	"data":   unix.RLIMIT_DATA,
-}
-
-// applyRlimits sets each limit in spec as both the soft and the hard limit,
-// so the command cannot raise it again. A request above the current hard
-// limit gets the hard limit: the result is never looser than asked.
-func applyRlimits(spec string) error {
-	for part := range strings.SplitSeq(spec, ",") {
-		if part == "" {
-			continue
-		}
-		name, val, ok := strings.Cut(part, "=")
-		res, known := rlimitResources[name]
-		v, err := strconv.ParseUint(val, 10, 64)
-		if !ok || !known || err != nil {
-			return fmt.Errorf("bad limit %q", part)
-		}
-		var cur syscall.Rlimit
-		if err := syscall.Getrlimit(res, &cur); err != nil {
-			return fmt.Errorf("getrlimit %s: %w", name, err)
-		}
-		v = min(v, cur.Max, math.MaxInt64)
-		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: v, Max: v}); err != nil {
-			return fmt.Errorf("setrlimit %s=%d: %w", name, v, err)
-		}
-	}
-	return nil
-}
+// clampRlimit needs no OS-specific bound on OpenBSD.
+func clampRlimit(res int, v uint64) uint64 { return v }

@@ -140,6 +140,45 @@ func BenchmarkExec(b *testing.B) {
 	}
 }
 
+// BenchmarkExecLimits: the added cost of enforcing resource limits (the
+// exec stop, the rlimits, and where available a cgroup per command) on
+// /bin/true, as a ratio to the same exec without limits, interleaved.
+func BenchmarkExecLimits(b *testing.B) {
+	l, net := benchBackend(b)
+	plain := benchSession(b, l, net)
+	limited, err := l.Provision(context.Background(), sandbox.Spec{Profile: sandbox.OSHardened, NetworkPolicy: net,
+		Limits: sandbox.Limits{MemoryMB: 1024, CPUTime: 10 * time.Second, MaxProcesses: 256, MaxFileSizeMB: 1024, MaxOpenFiles: 1024}})
+	if errors.Is(err, sandbox.ErrUnsupported) {
+		b.Skipf("resource limits not enforceable here: %v", err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Terminate(context.Background(), limited.ID) })
+	c := benchCommands[0]
+	warm(b, l, plain.ID, c)
+	warm(b, l, limited.ID, c)
+	var without, with time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := sandboxExec(l, plain.ID, c); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := sandboxExec(l, limited.ID, c); err != nil {
+			b.Fatal(err)
+		}
+		without += t1.Sub(t0)
+		with += time.Since(t1)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(with.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(float64(without.Nanoseconds())/n, "nolimits-ns/op")
+	b.ReportMetric(float64(with)/float64(without), "ratio")
+}
+
 // BenchmarkProvisionTerminate: a session's whole life with no command,
 // versus creating and removing the same directory tree with package os.
 func BenchmarkProvisionTerminate(b *testing.B) {

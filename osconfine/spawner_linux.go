@@ -135,8 +135,12 @@ func (job *spawnJob) run(exited chan<- struct{}) bool {
 		if cg != nil {
 			job.child.memoryLimitHit = cg.oomKilled()
 		}
-		job.cleanup()
 		job.child.finish(err)
+		// After finish: removing the cgroup may wait for the kernel to
+		// release the namespace's last tasks, which Exec need not wait for.
+		if cg != nil {
+			cg.remove()
+		}
 		exited <- struct{}{}
 	}()
 	return true

@@ -104,7 +104,7 @@ func probe() Support {
 		s.Privileges = enforcedBy("no_new_privs; empty bounding, inheritable and ambient sets")
 	case h.userNS:
 		s.ProcessTree = enforcedBy("user and PID namespace (init is the command) and Pdeathsig")
-		s.Privileges = enforcedBy("no_new_privs; unprivileged uid; the bounding set is inherited")
+		s.Privileges = enforcedBy("no_new_privs; the host's unprivileged uid; no capability over the host (the bounding set is the full set of the child's own user namespace)")
 	default:
 		s.ProcessTree = notEnforced("neither CAP_SYS_ADMIN nor unprivileged user namespaces: a PID namespace cannot be made")
 		s.Privileges = enforcedBy("no_new_privs; unprivileged uid")

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
+	"github.com/go-sandbox/sandbox/sandboxtest"
 )
 
 type benchCommand struct {
@@ -41,7 +42,7 @@ var benchCommands = []benchCommand{
 // use: deny-all when this host enforces it, unrestricted otherwise.
 func benchBackend(b *testing.B) (*sandbox.Local, sandbox.NetworkPolicy) {
 	b.Helper()
-	l, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: b.TempDir()})
+	l, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: sandboxtest.RootDir(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func BenchmarkExecLimits(b *testing.B) {
 // versus creating and removing the same directory tree with package os.
 func BenchmarkProvisionTerminate(b *testing.B) {
 	l, net := benchBackend(b)
-	base := b.TempDir()
+	base := sandboxtest.RootDir(b)
 	ctx := context.Background()
 	var plain, boxed time.Duration
 	b.ResetTimer()

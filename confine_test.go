@@ -116,6 +116,7 @@ func TestSymlinkInWritableMountPointingOutsideRefused(t *testing.T) {
 	if err := os.WriteFile(inside, []byte("inside\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	giveToSession(t, sess, inside)
 	for link, to := range map[string]string{"out-file": secretPath, "out-dir": outsideD, "in-file": inside} {
 		if err := os.Symlink(to, filepath.Join(out, link)); err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/go-sandbox/sandbox"
 )
@@ -14,9 +13,8 @@ import (
 // A session confines every command to its own directories; the outputs
 // mount is where a command leaves files for the caller.
 func ExampleLocal_Exec() {
-	dir, _ := os.MkdirTemp("", "sandbox-example")
-	defer os.RemoveAll(dir)
-	backend, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: dir})
+	// Sessions live under the OS temp dir; Terminate removes them.
+	backend, err := sandbox.NewLocal(sandbox.LocalConfig{})
 	if err != nil {
 		fmt.Println(err)
 		return

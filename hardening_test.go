@@ -1232,39 +1232,41 @@ func TestHardeningSetuidDoesNotElevate(t *testing.T) {
 	}
 	l, _ := newLocal(t)
 	requireConfinement(t, l)
-	const nobody = 65534
-	setuidCopy := func(t *testing.T, dir string, setuid bool) string {
-		bin := helperBinary(t, dir)
-		if !setuid {
-			return bin
-		}
-		if err := os.Chown(bin, nobody, nobody); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(bin, 0o755|os.ModeSetuid); err != nil {
-			t.Fatal(err)
-		}
-		return bin
+	sess := provision(t, l, Spec{})
+	if sess.RunAs == nil {
+		t.Fatal("a root host must run commands as an unprivileged identity")
 	}
-	euid := func(sess *Session, bin string) string {
+	self := fmt.Sprintf("euid=%d", sess.RunAs.UID)
+	euid := func(bin string) string {
 		res := run(t, l, sess.ID, helperReq(bin, "euid", ""))
 		return strings.TrimSpace(string(res.Stdout)) + strings.TrimSpace(string(res.Stderr))
 	}
+	// A set-user-ID root copy of the helper, and a plain one.
+	setuidRoot := helperBinary(t, sess.Workdir)
+	if err := os.Chmod(setuidRoot, 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	plainDir := filepath.Join(sess.Workdir, "plain")
+	if err := os.Mkdir(plainDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := helperBinary(t, plainDir)
 
-	sess := provision(t, l, Spec{})
-	if got := euid(sess, setuidCopy(t, sess.Workdir, true)); got != "euid=0" {
-		t.Errorf("set-user-ID %d binary in the sandbox reports %q, want euid=0 (no_new_privs)", nobody, got)
+	if got := euid(setuidRoot); got != self {
+		t.Errorf("set-user-ID root binary in the sandbox reports %q, want %s (no_new_privs)", got, self)
 	}
-	plain := filepath.Join(sess.Workdir, "plain")
-	os.Mkdir(plain, 0o755)
-	if got := euid(sess, setuidCopy(t, plain, false)); got != "euid=0" {
-		t.Errorf("plain binary in the sandbox reports %q, want euid=0", got)
+	if got := euid(plain); got != self {
+		t.Errorf("plain binary in the sandbox reports %q, want %s", got, self)
 	}
-	// Sibling: unconfined, the same set-user-ID binary does elevate (to
-	// nobody), so the bit works on this filesystem.
-	free := provision(t, l, Spec{Profile: Unrestricted})
-	if got := euid(free, setuidCopy(t, free.Workdir, true)); got != "euid="+strconv.Itoa(nobody) {
-		t.Errorf("set-user-ID binary unconfined reports %q, want euid=%d", got, nobody)
+	// Sibling: run by the same identity outside the sandbox (no
+	// no_new_privs), the set-user-ID bit does elevate, so it works on this
+	// filesystem.
+	cmd := exec.Command(setuidRoot)
+	cmd.Env = []string{helperEnv + "=euid"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sess.RunAs.UID, Gid: sess.RunAs.GID, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "euid=0" {
+		t.Errorf("set-user-ID root binary run by uid %d unconfined: %q, %v; want euid=0", sess.RunAs.UID, got, err)
 	}
 }
 
@@ -1300,12 +1302,13 @@ func TestHardeningDeviceNodesAndModes(t *testing.T) {
 	l, _ := newLocal(t)
 	requireConfinement(t, l)
 	requireMechanism(t, "seccomp", l.Capabilities().Enforcement.Syscalls)
-	prepare := func(dir string) {
+	prepare := func(sess *Session, dir string) {
 		for _, f := range []string{"x", "y", "z", "w"} {
 			if err := os.WriteFile(filepath.Join(dir, f), []byte("#!/bin/sh\necho ran\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			os.Chmod(filepath.Join(dir, f), 0o644) // whatever the umask
+			giveToSession(t, sess, filepath.Join(dir, f))
 		}
 	}
 	mode := func(p string) (os.FileMode, bool) {
@@ -1318,7 +1321,7 @@ func TestHardeningDeviceNodesAndModes(t *testing.T) {
 
 	sess := provision(t, l, Spec{})
 	dir := sess.Workdir
-	prepare(dir)
+	prepare(sess, dir)
 	got := runHelperIn(t, l, sess, "fsops", "")
 	expect(t, "confined", got, map[string]string{
 		"mknod_chr": "EPERM", "mknod_blk": "EPERM", "chmod_suid": "EPERM", "chmod_sgid": "EPERM",
@@ -1353,7 +1356,7 @@ func TestHardeningDeviceNodesAndModes(t *testing.T) {
 	// Sibling: unconfined, the kernel admits the setuid mode (the file is
 	// the user's own) and, for root, the device node.
 	free := provision(t, l, Spec{Profile: Unrestricted})
-	prepare(free.Workdir)
+	prepare(free, free.Workdir)
 	got = runHelperIn(t, l, free, "fsops", "")
 	want := map[string]string{"chmod_suid": "OK", "chmod_sgid": "OK", "mkfifo": "OK", "chmod_755": "OK"}
 	if os.Geteuid() == 0 {
@@ -1362,5 +1365,48 @@ func TestHardeningDeviceNodesAndModes(t *testing.T) {
 	expect(t, "unrestricted", got, want)
 	if m, _ := mode(filepath.Join(free.Workdir, "x")); m&os.ModeSetuid == 0 {
 		t.Errorf("unrestricted chmod 4755 x: mode %v, want set-user-ID", m)
+	}
+}
+
+// Landlock does not mediate chmod or utimes. On a root host the command
+// runs as an unprivileged identity that owns no host file, so the kernel
+// refuses both on a root-owned file outside its roots; its own files in
+// the workdir stay its to change.
+func TestHardeningHostFileModesUnchangeable(t *testing.T) {
+	l, _ := newLocal(t)
+	requireConfinement(t, l)
+	if m := l.Capabilities().Enforcement.HostFileMetadata; !m.Enforced {
+		// An unprivileged host can map only its own uid into the command's
+		// user namespace: the OS gives no other identity to run as.
+		t.Skipf("host file metadata not protected on this host: %s", m.Reason)
+	}
+	victim := filepath.Join(outsideDir(t), "victim")
+	if err := os.WriteFile(victim, []byte("root's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(victim, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := provision(t, l, Spec{})
+	res := run(t, l, sess.ID, sh(`chmod 0666 "$1"; echo chmod=$?; touch -d 2001-01-01 "$1"; echo touch=$?`, victim))
+	if !strings.Contains(string(res.Stdout), "chmod=1") || !strings.Contains(string(res.Stdout), "touch=1") {
+		t.Errorf("chmod and touch of a root-owned host file: %q %q, want both refused", res.Stdout, res.Stderr)
+	}
+	after, err := os.Stat(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Mode() != before.Mode() || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("host file changed: mode %v -> %v, mtime %v -> %v", before.Mode(), after.Mode(), before.ModTime(), after.ModTime())
+	}
+	// Sibling: the command's own file in the workdir.
+	res = run(t, l, sess.ID, sh(`echo mine > own && chmod 0640 own && touch -d 2001-01-01 own && echo ok`))
+	own, err := os.Stat(filepath.Join(sess.Workdir, "own"))
+	if err != nil || res.ExitCode != 0 || own.Mode() != 0o640 || own.ModTime().Year() != 2001 {
+		t.Errorf("own file: exit %d stderr %q, stat %v %v", res.ExitCode, res.Stderr, own, err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // and that dir.
 func newLocal(t *testing.T) (*Local, string) {
 	t.Helper()
-	root := t.TempDir()
+	root := reachableTempDir(t)
 	l, err := NewLocal(LocalConfig{RootDir: root})
 	if err != nil {
 		t.Fatalf("NewLocal: %v", err)
@@ -87,11 +87,44 @@ func sh(script string, args ...string) ExecRequest {
 
 // outsideDir is a directory outside every session, world-readable, so a
 // refusal inside the sandbox means something for root and for a plain user.
+// It is writable by everyone, so that a refused write means the sandbox
+// refused it, whatever identity the command runs as.
 func outsideDir(t *testing.T) string {
 	t.Helper()
-	d := t.TempDir()
-	if err := os.Chmod(d, 0o755); err != nil {
+	d := reachableTempDir(t)
+	if err := os.Chmod(d, 0o777); err != nil {
 		t.Fatal(err)
+	}
+	return d
+}
+
+// giveToSession hands files the test placed in a session to the identity
+// its commands run as (on a root host, an unprivileged uid), as a caller
+// would.
+func giveToSession(t *testing.T, sess *Session, paths ...string) {
+	t.Helper()
+	if sess.RunAs == nil {
+		return
+	}
+	for _, p := range paths {
+		if err := os.Lchown(p, int(sess.RunAs.UID), int(sess.RunAs.GID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// reachableTempDir is a t.TempDir that every user can traverse and list,
+// as can its parent (the test's own temp dir, which Go makes 0700): on a
+// root host commands run as an unprivileged identity, which must reach the
+// session roots, and a refusal test is only meaningful when plain
+// permissions would admit the child.
+func reachableTempDir(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	for _, p := range []string{d, filepath.Dir(d)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return d
 }

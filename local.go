@@ -20,9 +20,21 @@ import (
 // LocalConfig configures the local backend. The zero value is usable.
 type LocalConfig struct {
 	// RootDir holds the session directories; empty means os.TempDir().
+	// NewLocal creates it (mode 0711) when missing. On a root host it and
+	// its parents must be searchable by the identity commands run as (see
+	// RunAs), or Provision refuses OSHardened sessions.
 	RootDir string
 	// Path is the PATH commands get; empty means DefaultPath.
 	Path string
+	// RunAs is the identity commands run as when the host runs as root
+	// (Linux); nil means osconfine.DefaultChildIdentity (65534:65534).
+	// The session's own directories are given to it; a mount source the
+	// backend did not create must be readable (and, read-write, writable)
+	// by it, and the session root reachable by it. An identity with uid 0
+	// keeps commands root without capabilities, which Landlock does not
+	// stop from changing the mode and times of the host's root-owned
+	// files. Unprivileged hosts always run commands as their own user.
+	RunAs *osconfine.Identity
 }
 
 // DefaultPath is the PATH of commands that do not set one.
@@ -46,7 +58,9 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if cfg.Path == "" {
 		cfg.Path = DefaultPath
 	}
-	if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
+	// Searchable but not listable by others: on a root host commands run
+	// as an unprivileged identity that must reach its session's directory.
+	if err := os.MkdirAll(cfg.RootDir, 0o711); err != nil {
 		return nil, newError("new local backend", "", ErrIO, err)
 	}
 	root, err := cleanHostPath(cfg.RootDir)
@@ -93,6 +107,10 @@ type localSession struct {
 	running    map[*osconfine.Child]struct{}
 	terminated bool
 	nextMount  int
+	// owner is the identity commands run as when it is not the host's;
+	// the session's directories belong to it.
+	owner *osconfine.Identity
+	runAs *osconfine.Identity // LocalConfig.RunAs
 	// Idle suspension: active counts Exec calls in progress; idle fires
 	// IdleTimeout after the last one ended.
 	suspended bool
@@ -179,11 +197,22 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		id: id, root: root, created: time.Now().UTC(),
 		work: filepath.Join(root, "work"), home: filepath.Join(root, "home"), tmp: filepath.Join(root, "tmp"),
 		labels: spec.Labels, network: spec.NetworkPolicy.normalized(), limits: spec.Limits.withDefaults(),
-		profile: profile, running: make(map[*osconfine.Child]struct{}),
+		profile: profile, running: make(map[*osconfine.Child]struct{}), runAs: l.cfg.RunAs,
 	}
 	for _, d := range []string{s.work, s.home, s.tmp, filepath.Join(root, "mounts")} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return nil, newError(op, id, ErrIO, err)
+		}
+	}
+	if profile == OSHardened {
+		if owner, ok := osconfine.ChildIdentity(osconfine.Policy{RunAs: l.cfg.RunAs}); ok {
+			s.owner = &owner
+			if err := giveTree(root, owner); err != nil {
+				return nil, newError(op, id, ErrIO, err)
+			}
+			if err := osconfine.CheckAccess(root, owner, true); err != nil {
+				return nil, invalid(op, id, "the session root must be reachable by the identity commands run as: %w", err)
+			}
 		}
 	}
 	canonical := []Mount{
@@ -226,7 +255,33 @@ func (s *localSession) resolve(m Mount) (ResolvedMount, string, error) {
 	if err != nil {
 		return ResolvedMount{}, created, fmt.Errorf("mount %s: %w", t, err)
 	}
+	if s.owner != nil {
+		// Directories made for the session belong to the identity its
+		// commands run as; a source that existed must be usable by it.
+		if created != "" {
+			err = giveTree(created, *s.owner)
+		} else {
+			err = osconfine.CheckAccess(src, *s.owner, m.Access == ReadWrite)
+		}
+		if err != nil {
+			if created != "" {
+				os.RemoveAll(created)
+			}
+			return ResolvedMount{}, "", fmt.Errorf("mount %s: %w", t, err)
+		}
+	}
 	return ResolvedMount{Source: src, Target: t, Access: m.Access}, created, nil
+}
+
+// giveTree hands dir and everything below it (directories the backend just
+// made) to id.
+func giveTree(dir string, id osconfine.Identity) error {
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(id.UID), int(id.GID))
+	})
 }
 
 // describe returns the public view of the session. Caller holds no lock.
@@ -247,7 +302,7 @@ func (s *localSession) describeLocked() *Session {
 	return &Session{
 		ID: s.id, Backend: "local", State: st, Labels: s.labels, Root: s.root, Workdir: s.work,
 		Mounts: slices.Clone(s.mounts), NetworkPolicy: s.network, Limits: s.limits, Profile: s.profile,
-		CreatedAt: s.created,
+		CreatedAt: s.created, RunAs: s.owner,
 	}
 }
 
@@ -255,7 +310,7 @@ func (s *localSession) describeLocked() *Session {
 func (s *localSession) policyInput() sessionPolicy {
 	return sessionPolicy{
 		profile: s.profile, writable: []string{s.work, s.home, s.tmp}, tempDir: s.tmp,
-		mounts: s.mounts, network: s.network, limits: s.limits,
+		mounts: s.mounts, network: s.network, limits: s.limits, runAs: s.runAs,
 	}
 }
 

@@ -60,6 +60,7 @@ type sessionPolicy struct {
 	network    NetworkPolicy
 	limits     Limits
 	unixSocket []string
+	runAs      *osconfine.Identity
 }
 
 // buildPolicy turns a session's state into the osconfine.Policy every
@@ -113,6 +114,7 @@ func buildPolicy(s sessionPolicy) (osconfine.Policy, error) {
 	p.UnixSockets = s.unixSocket
 	p.TempDir = s.tempDir
 	p.Limits = osLimits(s.limits)
+	p.RunAs = s.runAs
 	return p, nil
 }
 

@@ -141,6 +141,11 @@ type Session struct {
 	Limits        Limits          `json:"limits"`
 	Profile       Profile         `json:"profile"`
 	CreatedAt     time.Time       `json:"created_at"`
+	// RunAs is the identity commands run as when it is not the host
+	// process's (a root host on Linux runs them unprivileged). The session's
+	// directories belong to it; files placed in the session must be
+	// readable, and where meant to be changed writable, by it.
+	RunAs *osconfine.Identity `json:"run_as,omitempty"`
 }
 
 // Snapshot is what a backend can say about a session at a point in time.

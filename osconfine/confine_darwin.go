@@ -61,6 +61,7 @@ func probe() Support {
 	s.NetworkAllowList = none("sandbox profiles cannot filter by host name and no proxy is configured")
 	s.Syscalls = none("macOS has no syscall filter; the profile denies Mach services, IOKit and sysctl writes by operation")
 	s.Privileges = none("setuid programs still run with their owner's rights (inside the profile)")
+	s.HostFileMetadata = enforcedBy("the profile allows file-write* (mode, owner, times included) only under the read-write roots")
 	s.ProcessTree = enforcedBy("process group killed on Kill and on exit (a process that calls setsid or setpgid escapes)")
 
 	tramp := trampolineMechanism()

@@ -132,6 +132,7 @@ func (p *Prepared) sysProcAttr() *syscall.SysProcAttr {
 		Pdeathsig:  syscall.SIGKILL,
 		Cloneflags: p.cloneflags,
 		Ptrace:     p.needsExecStop(),
+		Credential: credential(p.policy),
 	}
 }
 

@@ -49,6 +49,7 @@ func probe() Support {
 		UnixSockets:      none("pledge's unix promise admits every socket path"),
 		Syscalls:         via("pledge execpromises"),
 		Privileges:       none("no no-new-privileges switch; the child is pledged without the id promise"),
+		HostFileMetadata: none("the child runs as the host's user; pledge's fattr promise admits every path"),
 		ProcessTree:      enforcedBy("process group killed on Kill and on exit (a process that calls setsid or setpgid escapes)"),
 		Limits: LimitSupport{
 			Memory:       via("RLIMIT_DATA (all anonymous memory of each process)"),

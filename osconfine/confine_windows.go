@@ -50,6 +50,7 @@ func probe() Support {
 		UnixSockets:      none(fs),
 		Syscalls:         none("Windows has no per-process syscall filter usable here"),
 		Privileges:       none("the child runs with the host's token"),
+		HostFileMetadata: none(fs),
 		ProcessTree:      enforcedBy("job object (created suspended, kill on job close, no breakaway)"),
 		Limits: LimitSupport{
 			Memory:       enforcedBy("job memory limit (committed memory of the whole tree)"),

@@ -105,4 +105,21 @@ type Policy struct {
 	TempDir string
 	// Limits bounds resources; see Limits.
 	Limits Limits
+	// RunAs is the identity children run as where the adapter can give
+	// them one (Linux, when the host runs as root); nil means
+	// DefaultChildIdentity there. See ChildIdentity.
+	RunAs *Identity
 }
+
+// Identity is a numeric user and group; children that run under one have
+// no supplementary groups.
+type Identity struct {
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
+}
+
+// DefaultChildIdentity is what children run as on a root host: nobody and
+// nogroup on most systems. A child running as uid 0, even without any
+// capability, owns the host's system files, and Landlock does not mediate
+// chmod, chown or utimes on them.
+var DefaultChildIdentity = Identity{UID: 65534, GID: 65534}

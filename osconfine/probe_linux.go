@@ -100,12 +100,15 @@ func probe() Support {
 	s.UnixSockets = unixSocketSupport(abi, s.Syscalls.Enforced)
 	switch {
 	case h.root:
+		s.HostFileMetadata = enforcedBy(fmt.Sprintf("commands run as uid %d, which owns no host file (unless LocalConfig.RunAs says otherwise)", DefaultChildIdentity.UID))
 		s.ProcessTree = enforcedBy("PID namespace (init is the command) and Pdeathsig")
-		s.Privileges = enforcedBy("no_new_privs; empty bounding, inheritable and ambient sets")
+		s.Privileges = enforcedBy(fmt.Sprintf("no_new_privs; empty bounding, inheritable and ambient sets; runs as uid %d, not as the owner of the host's files", DefaultChildIdentity.UID))
 	case h.userNS:
+		s.HostFileMetadata = notEnforced("commands run as the host's user and may change the mode and times of that user's files outside their roots: Landlock does not mediate chmod, chown or utimes, and an unprivileged host can map only its own uid")
 		s.ProcessTree = enforcedBy("user and PID namespace (init is the command) and Pdeathsig")
 		s.Privileges = enforcedBy("no_new_privs; the host's unprivileged uid; no capability over the host (the bounding set is the full set of the child's own user namespace)")
 	default:
+		s.HostFileMetadata = notEnforced("commands run as the host's user: Landlock does not mediate chmod, chown or utimes")
 		s.ProcessTree = notEnforced("neither CAP_SYS_ADMIN nor unprivileged user namespaces: a PID namespace cannot be made")
 		s.Privileges = enforcedBy("no_new_privs; unprivileged uid")
 	}
@@ -132,8 +135,10 @@ func limitSupport(h hostFacts) LimitSupport {
 	l.MaxOpenFiles = enforcedBy("RLIMIT_NOFILE, set at the exec stop")
 	if h.cgroups.pidsParent != "" {
 		l.MaxProcesses = enforcedBy("pids cgroup of the whole tree, joined at the exec stop")
-	} else if h.root {
+	} else if h.root && DefaultChildIdentity.UID == 0 {
 		l.MaxProcesses = notEnforced("RLIMIT_NPROC does not apply to uid 0 and no pids cgroup can be created")
+	} else if h.root {
+		l.MaxProcesses = enforcedBy(fmt.Sprintf("RLIMIT_NPROC of uid %d (counts all its processes), set at the exec stop", DefaultChildIdentity.UID))
 	} else {
 		l.MaxProcesses = enforcedBy("RLIMIT_NPROC (counts every process of the host user), set at the exec stop")
 	}

@@ -171,6 +171,11 @@ func (p *Prepared) confineThread() error {
 	if err := p.dropThreadCapabilities(); err != nil {
 		return err
 	}
+	if id, ok := ChildIdentity(p.policy); ok {
+		if err := takeRealIDs(id); err != nil {
+			return err
+		}
+	}
 	if len(p.cpus) > 0 {
 		var set unix.CPUSet
 		for _, c := range p.cpus {

@@ -43,13 +43,18 @@ type Support struct {
 	// LandlockABI is the Landlock ABI version the Linux kernel offers (0: none).
 	LandlockABI int `json:"landlock_abi,omitempty"`
 
-	Filesystem       Mechanism    `json:"filesystem"`
-	NetworkDenyAll   Mechanism    `json:"network_deny_all"`
-	NetworkAllowList Mechanism    `json:"network_allow_list"`
-	UnixSockets      Mechanism    `json:"unix_sockets"`
-	Syscalls         Mechanism    `json:"syscalls"`
-	ProcessTree      Mechanism    `json:"process_tree"`
-	Privileges       Mechanism    `json:"privileges"`
+	Filesystem       Mechanism `json:"filesystem"`
+	NetworkDenyAll   Mechanism `json:"network_deny_all"`
+	NetworkAllowList Mechanism `json:"network_allow_list"`
+	UnixSockets      Mechanism `json:"unix_sockets"`
+	Syscalls         Mechanism `json:"syscalls"`
+	ProcessTree      Mechanism `json:"process_tree"`
+	Privileges       Mechanism `json:"privileges"`
+	// HostFileMetadata is whether a command is kept from changing the
+	// mode, owner or times of host files outside its roots (Landlock does
+	// not mediate chmod, chown or utimes). It is reported, not checked:
+	// no profile can opt out of it.
+	HostFileMetadata Mechanism    `json:"host_file_metadata"`
 	Limits           LimitSupport `json:"limits"`
 }
 

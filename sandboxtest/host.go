@@ -20,9 +20,10 @@ func (hostFS) MkdirTemp(dir, pattern string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// Readable and searchable by everyone, so that a refusal is the
-	// sandbox's doing and not the file mode's, as root or not.
-	if err := os.Chmod(d, 0o755); err != nil {
+	// Readable, searchable and writable by everyone, so that a refusal
+	// is the sandbox's doing and not the file mode's, whatever identity
+	// the commands run as (a root host runs them unprivileged).
+	if err := os.Chmod(d, 0o777); err != nil {
 		os.Remove(d)
 		return "", err
 	}
@@ -31,10 +32,10 @@ func (hostFS) MkdirTemp(dir, pattern string) (string, error) {
 }
 
 func (hostFS) WriteFile(name string, data []byte) error {
-	if err := os.WriteFile(name, data, 0o644); err != nil {
+	if err := os.WriteFile(name, data, 0o666); err != nil {
 		return err
 	}
-	return os.Chmod(name, 0o644) // whatever the umask
+	return os.Chmod(name, 0o666) // whatever the umask
 }
 
 func (hostFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }

@@ -12,7 +12,7 @@ import (
 
 func newLocal(t *testing.T) *sandbox.Local {
 	t.Helper()
-	b, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: t.TempDir()})
+	b, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: sandboxtest.RootDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

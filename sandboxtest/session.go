@@ -3,6 +3,8 @@ package sandboxtest
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/go-sandbox/sandbox"
@@ -26,4 +28,20 @@ func NewSession(tb testing.TB, backend sandbox.Backend, spec sandbox.Spec) *sand
 		}
 	})
 	return s
+}
+
+// RootDir returns a temporary directory, removed when tb ends, to use as
+// sandbox.LocalConfig.RootDir in tests. Unlike tb.TempDir it, and the
+// test's temp dir above it, can be traversed by every user: on a root host
+// the local backend runs commands as an unprivileged identity, which must
+// reach the session roots.
+func RootDir(tb testing.TB) string {
+	tb.Helper()
+	d := tb.TempDir()
+	for _, p := range []string{d, filepath.Dir(d)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			tb.Fatalf("sandboxtest: %v", err)
+		}
+	}
+	return d
 }

@@ -47,6 +47,10 @@ type fact struct {
 func run(asJSON bool, rootDir string, timeout time.Duration) int {
 	if rootDir == "" {
 		d, err := os.MkdirTemp("", "sandbox-doctor-")
+		if err == nil {
+			// Reachable by the identity commands run as on a root host.
+			err = os.Chmod(d, 0o755)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "doctor:", err)
 			return 2

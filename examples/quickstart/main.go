@@ -39,6 +39,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Readable by every user: on a root host commands run as an
+	// unprivileged identity, so the refusals below are the sandbox's doing,
+	// not the directory's mode.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return err
+	}
 	defer os.RemoveAll(work)
 
 	// A host file outside the session that the host user can read, and a
@@ -47,11 +53,20 @@ func run() error {
 	if err := os.WriteFile(secret, []byte("host secret\n"), 0o644); err != nil {
 		return err
 	}
+	// The docs are writable by everyone on the host, so that refusing the
+	// write below is the sandbox's doing.
 	docs := filepath.Join(work, "docs")
-	if err := os.MkdirAll(docs, 0o755); err != nil {
+	if err := os.MkdirAll(docs, 0o777); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(docs, "README"), []byte("read-only docs\n"), 0o644); err != nil {
+	readme := filepath.Join(docs, "README")
+	if err := os.WriteFile(readme, []byte("read-only docs\n"), 0o666); err != nil {
+		return err
+	}
+	if err := os.Chmod(docs, 0o777); err != nil { // whatever the umask
+		return err
+	}
+	if err := os.Chmod(readme, 0o666); err != nil {
 		return err
 	}
 

@@ -118,25 +118,13 @@ func BenchmarkExec(b *testing.B) {
 			l, net := benchBackend(b)
 			s := benchSession(b, l, net)
 			warm(b, l, s.ID, c)
-			var plain, boxed time.Duration
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				t0 := time.Now()
-				if _, err := plainExec(c); err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				if _, err := sandboxExec(l, s.ID, c); err != nil {
-					b.Fatal(err)
-				}
-				plain += t1.Sub(t0)
-				boxed += time.Since(t1)
-			}
-			b.StopTimer()
-			n := float64(b.N)
-			b.ReportMetric(float64(boxed.Nanoseconds())/n, "ns/op")
-			b.ReportMetric(float64(plain.Nanoseconds())/n, "plain-ns/op")
-			b.ReportMetric(float64(boxed)/float64(plain), "ratio")
+			interleave(b, "plain-ns/op", func() error {
+				_, err := plainExec(c)
+				return err
+			}, func() error {
+				_, err := sandboxExec(l, s.ID, c)
+				return err
+			})
 		})
 	}
 }
@@ -159,25 +147,13 @@ func BenchmarkExecLimits(b *testing.B) {
 	c := benchCommands[0]
 	warm(b, l, plain.ID, c)
 	warm(b, l, limited.ID, c)
-	var without, with time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if _, err := sandboxExec(l, plain.ID, c); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if _, err := sandboxExec(l, limited.ID, c); err != nil {
-			b.Fatal(err)
-		}
-		without += t1.Sub(t0)
-		with += time.Since(t1)
-	}
-	b.StopTimer()
-	n := float64(b.N)
-	b.ReportMetric(float64(with.Nanoseconds())/n, "ns/op")
-	b.ReportMetric(float64(without.Nanoseconds())/n, "nolimits-ns/op")
-	b.ReportMetric(float64(with)/float64(without), "ratio")
+	interleave(b, "nolimits-ns/op", func() error {
+		_, err := sandboxExec(l, plain.ID, c)
+		return err
+	}, func() error {
+		_, err := sandboxExec(l, limited.ID, c)
+		return err
+	})
 }
 
 // BenchmarkProvisionTerminate: a session's whole life with no command,
@@ -186,38 +162,50 @@ func BenchmarkProvisionTerminate(b *testing.B) {
 	l, net := benchBackend(b)
 	base := sandboxtest.RootDir(b)
 	ctx := context.Background()
-	var plain, boxed time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
+	interleave(b, "mkdir-rm-ns/op", func() error {
 		root, err := os.MkdirTemp(base, "s-")
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		for _, d := range []string{"work", "home", "tmp", "mounts", "mounts/0-mnt_memory", "mounts/1-mnt_session_outputs"} {
 			if err := os.Mkdir(filepath.Join(root, d), 0o700); err != nil {
-				b.Fatal(err)
+				return err
 			}
 		}
-		if err := os.RemoveAll(root); err != nil {
+		return os.RemoveAll(root)
+	}, func() error {
+		s, err := l.Provision(ctx, sandbox.Spec{Profile: sandbox.OSHardened, NetworkPolicy: net})
+		if err != nil {
+			return err
+		}
+		return l.Terminate(ctx, s.ID)
+	})
+}
+
+// interleave runs baseline and measured alternately b.N times and reports
+// measured's ns/op, baseline's as baselineUnit, and their ratio: both see
+// the same drift of a shared, noisy machine.
+func interleave(b *testing.B, baselineUnit string, baseline, measured func() error) {
+	b.Helper()
+	var base, meas time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := baseline(); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		s, err := l.Provision(ctx, sandbox.Spec{Profile: sandbox.OSHardened, NetworkPolicy: net})
-		if err != nil {
+		if err := measured(); err != nil {
 			b.Fatal(err)
 		}
-		if err := l.Terminate(ctx, s.ID); err != nil {
-			b.Fatal(err)
-		}
-		plain += t1.Sub(t0)
-		boxed += time.Since(t1)
+		base += t1.Sub(t0)
+		meas += time.Since(t1)
 	}
 	b.StopTimer()
 	n := float64(b.N)
-	b.ReportMetric(float64(boxed.Nanoseconds())/n, "ns/op")
-	b.ReportMetric(float64(plain.Nanoseconds())/n, "mkdir-rm-ns/op")
-	b.ReportMetric(float64(boxed)/float64(plain), "ratio")
+	b.ReportMetric(float64(meas.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/n, baselineUnit)
+	b.ReportMetric(float64(meas)/float64(base), "ratio")
 }
 
 // BenchmarkConcurrentSessions: 8 sessions, one worker each, running

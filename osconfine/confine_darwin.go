@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // macOS confines a child with the Seatbelt sandbox through
@@ -209,22 +208,5 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 	}
 	cmd.Path, cmd.Args = argv[0], argv
 
-	attr := &syscall.SysProcAttr{}
-	if cmd.SysProcAttr != nil {
-		*attr = *cmd.SysProcAttr
-	}
-	// A new session: the child leads its own process group (the tree Kill
-	// reaches) and has no controlling terminal, so it cannot read or
-	// inject into the host's terminal.
-	attr.Setsid, attr.Setpgid, attr.Pgid = true, false, 0
-	attr.Setctty, attr.Foreground = false, false
-	cmd.SysProcAttr = attr
-
-	if err := markInheritedCloseOnExec(); err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return startGroupReaper(cmd), nil
+	return startInNewSession(cmd)
 }

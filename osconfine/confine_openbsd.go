@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"syscall"
 )
 
 // OpenBSD confines a child with pledge(2) execpromises, handed to it by a
@@ -109,19 +108,5 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 	}
 	cmd.Path, cmd.Args = argv[0], argv
 
-	attr := &syscall.SysProcAttr{}
-	if cmd.SysProcAttr != nil {
-		*attr = *cmd.SysProcAttr
-	}
-	attr.Setsid, attr.Setpgid, attr.Pgid = true, false, 0
-	attr.Setctty, attr.Foreground = false, false
-	cmd.SysProcAttr = attr
-
-	if err := markInheritedCloseOnExec(); err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return startGroupReaper(cmd), nil
+	return startInNewSession(cmd)
 }

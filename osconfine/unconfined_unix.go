@@ -11,7 +11,21 @@ import (
 // profile: in its own session (no controlling terminal) and process group,
 // which is killed when the command exits or Kill is called.
 func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return startInNewSession(cmd)
+}
+
+// startInNewSession starts cmd as the leader of a new session: it leads its
+// own process group (the tree Kill reaches) and has no controlling
+// terminal, so it cannot read or inject into the host's terminal; only
+// fds 0, 1 and 2 reach it.
+func startInNewSession(cmd *exec.Cmd) (*Child, error) {
+	attr := &syscall.SysProcAttr{}
+	if cmd.SysProcAttr != nil {
+		*attr = *cmd.SysProcAttr
+	}
+	attr.Setsid, attr.Setpgid, attr.Pgid = true, false, 0
+	attr.Setctty, attr.Foreground = false, false
+	cmd.SysProcAttr = attr
 	if err := markInheritedCloseOnExec(); err != nil {
 		return nil, err
 	}

@@ -293,7 +293,6 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var waitErr error
 	select {
 	case <-child.Done():
 	case <-timer.C:
@@ -303,7 +302,7 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 		res.TimedOut, res.Reason = true, ReasonCancelled
 		child.Kill()
 	}
-	waitErr = child.Wait()
+	child.Wait() // its error is the exit status, read from ProcessState below
 	res.Duration = time.Since(began)
 
 	drainDone := make(chan struct{})
@@ -328,7 +327,7 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 	if res.Stderr == nil {
 		res.Stderr = []byte{}
 	}
-	describeExit(res, cmd.ProcessState, waitErr)
+	describeExit(res, cmd.ProcessState)
 	if res.Reason == ReasonExited && fileSizeLimit && res.ExitCode == shellExitXFSZ {
 		// A shell whose child was killed by SIGXFSZ exits 128+SIGXFSZ.
 		res.Reason = ReasonFileSize
@@ -349,7 +348,7 @@ func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRe
 
 // describeExit fills the exit code, the signal and the reason from the
 // process state.
-func describeExit(res *ExecResult, st *os.ProcessState, waitErr error) {
+func describeExit(res *ExecResult, st *os.ProcessState) {
 	if st == nil {
 		res.ExitCode = -1
 		return
@@ -361,7 +360,6 @@ func describeExit(res *ExecResult, st *os.ProcessState, waitErr error) {
 			res.Reason = Reason(limit)
 		}
 	}
-	_ = waitErr
 }
 
 // shellExitXFSZ is the status a POSIX shell exits with when its last child

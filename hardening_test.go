@@ -929,6 +929,27 @@ func TestHardeningUnixSocketsOutsideRefused(t *testing.T) {
 		}
 		check(t, ln, path)
 	})
+	t.Run("named in the spec", func(t *testing.T) {
+		// Sibling: a socket the session names is reachable.
+		path := filepath.Join(outsideDir(t), "allowed.sock")
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if err := os.Chmod(path, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		named := provision(t, l, Spec{NetworkPolicy: AllowAll(), UnixSockets: []string{path}})
+		conns := accepted(ln)
+		got := runHelperIn(t, l, named, "unixconnect", path)
+		if got["socket"] != "OK" || got["connect"] != "OK" {
+			t.Fatalf("connect to the named socket %s: %v, want OK", path, got)
+		}
+		if _, ok := acceptOne(conns, 5*time.Second); !ok {
+			t.Fatal("the named socket's server accepted nothing")
+		}
+	})
 	t.Run("abstract", func(t *testing.T) {
 		name := fmt.Sprintf("@sandbox-test-%d", rand.Uint64())
 		ln, err := net.Listen("unix", name)

@@ -109,8 +109,9 @@ type localSession struct {
 	nextMount  int
 	// owner is the identity commands run as when it is not the host's;
 	// the session's directories belong to it.
-	owner *osconfine.Identity
-	runAs *osconfine.Identity // LocalConfig.RunAs
+	owner   *osconfine.Identity
+	runAs   *osconfine.Identity // LocalConfig.RunAs
+	sockets []string            // Spec.UnixSockets
 	// Idle suspension: active counts Exec calls in progress; idle fires
 	// IdleTimeout after the last one ended.
 	suspended bool
@@ -143,6 +144,11 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 	case OSHardened, Unrestricted:
 	default:
 		return nil, invalid(op, id, "unknown profile %q", profile)
+	}
+	for _, sock := range spec.UnixSockets {
+		if !filepath.IsAbs(sock) || strings.IndexByte(sock, 0) >= 0 {
+			return nil, invalid(op, id, "unix socket %q is not an absolute path", sock)
+		}
 	}
 	// Check every mount before anything is created.
 	targets := map[string]bool{MemoryTarget: true, OutputsTarget: true}
@@ -198,6 +204,7 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		work: filepath.Join(root, "work"), home: filepath.Join(root, "home"), tmp: filepath.Join(root, "tmp"),
 		labels: spec.Labels, network: spec.NetworkPolicy.normalized(), limits: spec.Limits.withDefaults(),
 		profile: profile, running: make(map[*osconfine.Child]struct{}), runAs: l.cfg.RunAs,
+		sockets: slices.Clone(spec.UnixSockets),
 	}
 	for _, d := range []string{s.work, s.home, s.tmp, filepath.Join(root, "mounts")} {
 		if err := os.Mkdir(d, 0o700); err != nil {
@@ -309,8 +316,8 @@ func (s *localSession) describeLocked() *Session {
 // policyInput is what policy.go needs from the session. Caller holds mu.
 func (s *localSession) policyInput() sessionPolicy {
 	return sessionPolicy{
-		profile: s.profile, writable: []string{s.work, s.home, s.tmp}, tempDir: s.tmp,
-		mounts: s.mounts, network: s.network, limits: s.limits, runAs: s.runAs,
+		writable: []string{s.work, s.home, s.tmp}, tempDir: s.tmp,
+		mounts: s.mounts, network: s.network, limits: s.limits, runAs: s.runAs, unixSockets: s.sockets,
 	}
 }
 

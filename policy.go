@@ -53,14 +53,13 @@ var procAndSys = []osconfine.PathRule{
 
 // sessionPolicy is everything policy.go needs to know about a session.
 type sessionPolicy struct {
-	profile    Profile
-	writable   []string // the session's own directories, read-write
-	tempDir    string
-	mounts     []ResolvedMount
-	network    NetworkPolicy
-	limits     Limits
-	unixSocket []string
-	runAs      *osconfine.Identity
+	writable    []string // the session's own directories, read-write
+	tempDir     string
+	mounts      []ResolvedMount
+	network     NetworkPolicy
+	limits      Limits
+	unixSockets []string
+	runAs       *osconfine.Identity
 }
 
 // buildPolicy turns a session's state into the osconfine.Policy every
@@ -111,7 +110,7 @@ func buildPolicy(s sessionPolicy) (osconfine.Policy, error) {
 		p.Network = osconfine.NetworkAllowList
 		p.AllowedHosts = append([]string(nil), s.network.AllowedHosts...)
 	}
-	p.UnixSockets = s.unixSocket
+	p.UnixSockets = s.unixSockets
 	p.TempDir = s.tempDir
 	p.Limits = osLimits(s.limits)
 	p.RunAs = s.runAs

@@ -112,6 +112,13 @@ type Spec struct {
 	Mounts []Mount `json:"mounts,omitempty"`
 	// Limits bounds each command; zero fields take the documented defaults.
 	Limits Limits `json:"limits"`
+	// UnixSockets are host paths of unix sockets outside the session that
+	// commands may connect to (a database, a build daemon). Others are out
+	// of reach under every network mode. With Landlock ABI 9 only these
+	// are reachable; below it the sandbox cannot tell socket paths apart,
+	// so naming any admits every pathname socket the command can name,
+	// and naming none refuses creating unix sockets (socketpair works).
+	UnixSockets []string `json:"unix_sockets,omitempty"`
 	// Profile; empty means OSHardened.
 	Profile Profile `json:"profile,omitempty"`
 }

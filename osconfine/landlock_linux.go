@@ -37,7 +37,10 @@ const (
 	fileExec  = ll.AccessFSExecute
 	dirRead   = fileRead | ll.AccessFSReadDir
 	dirWrite  = fileWrite | ll.AccessFSRemoveDir | ll.AccessFSRemoveFile | ll.AccessFSMakeDir |
-		ll.AccessFSMakeReg | ll.AccessFSMakeSock | ll.AccessFSMakeFifo | ll.AccessFSMakeSym | ll.AccessFSRefer
+		ll.AccessFSMakeReg | ll.AccessFSMakeSock | ll.AccessFSMakeFifo | ll.AccessFSMakeSym | ll.AccessFSRefer |
+		ll.AccessFSResolveUnix // sockets the session's commands create in their own roots (ABI 9)
+	// socketConnect is what a named socket of Policy.UnixSockets gets.
+	socketConnect = ll.AccessFSResolveUnix
 )
 
 // landlockRights turns an Access into Landlock rights for a directory or a
@@ -99,6 +102,13 @@ func newLandlockRuleset(p Policy, abi int) (fd int, flags uint32, err error) {
 			continue
 		}
 		rules = append(rules, landlock.PathAccess(rights, pr.Path))
+	}
+	if sock := landlock.AccessFSSet(socketConnect) & cfg.HandledAccessFS; sock != 0 {
+		// ABI 9 scopes connecting to pathname sockets by path: grant the
+		// named ones. Below, seccomp decides (see seccompOptions).
+		for _, path := range p.UnixSockets {
+			rules = append(rules, landlock.PathAccess(sock, path))
+		}
 	}
 	fd, flags, err = cfg.NewRulesetFD(rules...)
 	if err != nil {

@@ -1431,3 +1431,57 @@ func TestHardeningHostFileModesUnchangeable(t *testing.T) {
 		t.Errorf("own file: exit %d stderr %q, stat %v %v", res.ExitCode, res.Stderr, own, err)
 	}
 }
+
+// On a root host commands run as an unprivileged identity: a session root
+// or a mount source it cannot use is refused before anything runs, and
+// what the backend creates belongs to it.
+func TestRunAsIdentityMustReachItsRoots(t *testing.T) {
+	l, root := newLocal(t)
+	requireConfinement(t, l)
+	sess := provision(t, l, Spec{})
+	if sess.RunAs == nil {
+		// Unprivileged hosts can map only their own uid into a user
+		// namespace: the OS offers no other identity to run commands as.
+		t.Skip("commands run as the host's own user on an unprivileged host")
+	}
+	for _, d := range []string{sess.Root, sess.Workdir, mountSource(t, sess, OutputsTarget)} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(d, &st); err != nil || st.Uid != sess.RunAs.UID {
+			t.Errorf("%s: owner %d (%v), want %d", d, st.Uid, err, sess.RunAs.UID)
+		}
+	}
+
+	// A read-write mount the identity cannot write is refused; the same
+	// directory opened to everyone is admitted.
+	src := outsideDir(t)
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Provision(context.Background(), Spec{Mounts: []Mount{{Source: src, Target: "/mnt/rw", Access: ReadWrite}}})
+	if !errors.Is(err, ErrInvalidRequest) || !strings.Contains(err.Error(), src) {
+		t.Fatalf("read-write mount not writable by uid %d: %v, want ErrInvalidRequest naming it", sess.RunAs.UID, err)
+	}
+	if err := os.Chmod(src, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ok := provision(t, l, Spec{Mounts: []Mount{{Source: src, Target: "/mnt/rw", Access: ReadWrite}}})
+	res := run(t, l, ok.ID, sh(`echo hi > "$1/x"`, src))
+	if got, _ := fileContent(t, filepath.Join(src, "x")); got != "hi\n" {
+		t.Fatalf("write to the admitted mount: host file %q, stderr %q", got, res.Stderr)
+	}
+
+	// A session root below a private directory is refused, and leaves
+	// nothing behind.
+	private := filepath.Join(root, "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := NewLocal(LocalConfig{RootDir: filepath.Join(private, "sessions")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l2.Provision(context.Background(), Spec{}); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("session root under a 0700 directory: %v, want ErrInvalidRequest", err)
+	}
+	assertEmptyDir(t, filepath.Join(private, "sessions"))
+}

@@ -33,14 +33,17 @@ type ExecRequest struct {
 	// LANG and the mount variables) and may override it. Keys must match
 	// [A-Za-z_][A-Za-z0-9_]*. The host's environment never reaches the child.
 	Env map[string]string `json:"env,omitempty"`
-	// Stdin is fed to the command; StdinReader, when set, is read after it.
+	// Stdin is fed to the command; StdinReader, when set, is read after it
+	// until EOF or until the command has exited and a write fails (a Read
+	// that never returns keeps one goroutine until it does).
 	Stdin       []byte    `json:"stdin,omitempty"`
 	StdinReader io.Reader `json:"-"`
 	// Timeout ends the command; zero falls back to the session's wall time.
 	// It travels on the wire as milliseconds (timeout_ms).
 	Timeout time.Duration `json:"-"`
 	// Stdout and Stderr, when set, receive the output as it arrives, in
-	// full; the result keeps the first MaxOutputBytes of each.
+	// full; the result keeps the first MaxOutputBytes of each. A writer
+	// that fails stops receiving; the command goes on and is drained.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
 }

@@ -505,6 +505,17 @@ func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecR
 	// the session is terminating.
 	tracked := func(c *exec.Cmd) (*osconfine.Child, error) {
 		child, err := start(c)
+		if errors.Is(err, osconfine.ErrClosed) {
+			// An attach or policy change replaced the prepared policy
+			// between the lookup and the start: start under the new one.
+			s.mu.Lock()
+			p, perr := s.preparedLocked()
+			s.mu.Unlock()
+			if perr != nil {
+				return nil, perr
+			}
+			child, err = p.Start(c)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -509,6 +509,10 @@ func (l *Local) Exec(ctx context.Context, id SessionID, req ExecRequest) (*ExecR
 			// An attach or policy change replaced the prepared policy
 			// between the lookup and the start: start under the new one.
 			s.mu.Lock()
+			if s.terminated {
+				s.mu.Unlock()
+				return nil, errors.New("session terminated")
+			}
 			p, perr := s.preparedLocked()
 			s.mu.Unlock()
 			if perr != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,51 @@ func TestSessionIDsAndDescribe(t *testing.T) {
 	}
 	if got, err := l.Resume(context.Background(), named.ID); err != nil || got.State != StateRunning {
 		t.Fatalf("Resume: %+v %v", got, err)
+	}
+}
+
+// Sessions, commands (finished, timed out, refused) and failed requests
+// leave no file descriptor and no goroutine behind once terminated.
+func TestNothingLeftBehind(t *testing.T) {
+	l, _ := newLocal(t)
+	requireConfinement(t, l)
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	cycle := func() {
+		sess := provision(t, l, Spec{Limits: Limits{MaxOpenFiles: 64}})
+		run(t, l, sess.ID, sh(`echo out; echo err >&2`))
+		run(t, l, sess.ID, ExecRequest{Command: "sleep", Args: []string{"100"}, Timeout: 50 * time.Millisecond})
+		run(t, l, sess.ID, ExecRequest{Command: "cat", Stdin: []byte("in")})
+		if _, err := l.Exec(context.Background(), sess.ID, ExecRequest{Command: ""}); !errors.Is(err, ErrInvalidRequest) {
+			t.Fatalf("empty command: %v", err)
+		}
+		if _, err := l.Provision(context.Background(), Spec{Mounts: []Mount{{Target: "relative", Access: ReadOnly}}}); !errors.Is(err, ErrInvalidRequest) {
+			t.Fatalf("bad mount: %v", err)
+		}
+		if err := l.Terminate(context.Background(), sess.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cycle() // first use: the pidfd probe, the host probe, pooled buffers
+	baseFDs, baseG := fds(), runtime.NumGoroutine()
+	for range 10 {
+		cycle()
+	}
+	// Spawner threads exit once their policy is closed and their children
+	// are reaped; give them a bounded moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for (fds() > baseFDs || runtime.NumGoroutine() > baseG) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := fds(); n > baseFDs {
+		t.Errorf("file descriptors: %d after the cycles, %d before", n, baseFDs)
+	}
+	if n := runtime.NumGoroutine(); n > baseG {
+		t.Errorf("goroutines: %d after the cycles, %d before", n, baseG)
 	}
 }

@@ -3,26 +3,14 @@
 package osconfine
 
 import (
-	"errors"
-	"os"
 	"os/exec"
+	"runtime"
 )
 
 // StartUnconfined starts cmd without confinement, for the Unrestricted
-// profile. Kill ends the process itself; Windows has no process group to
-// kill without a job object.
+// profile, but still in a Job Object without limits, so that Kill and the
+// command's exit end every process it started.
 func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	child := newChild(cmd)
-	child.kill = func() error {
-		err := cmd.Process.Kill()
-		if errors.Is(err, os.ErrProcessDone) {
-			return nil
-		}
-		return err
-	}
-	go func() { child.finish(cmd.Wait()) }()
-	return child, nil
+	p := &Prepared{limits: computeJobLimits(Limits{}, runtime.NumCPU())}
+	return p.Start(cmd)
 }

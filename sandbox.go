@@ -23,14 +23,14 @@
 //
 // # Linux
 //
-// Each command is started from a dedicated OS thread that is confined
-// before the start and destroyed after it: no_new_privs, a Landlock ruleset
-// (only the session's roots, the system directories programs need and
-// allow-listed entries of /etc), a seccomp filter, an empty capability
-// bounding set (root hosts), and the command as init of its own PID
-// namespace. Resource limits are set while the child is stopped at its
-// execve, before its first instruction. The README lists what each Landlock
-// ABI enforces.
+// Each command is started from an OS thread confined for its session's
+// policy (the rest of the host process never is): no_new_privs, a Landlock
+// ruleset (only the session's roots, the system directories programs need
+// and allow-listed entries of /etc), a seccomp filter, and the command as
+// init of its own PID namespace. On a root host commands run as an
+// unprivileged identity ([LocalConfig.RunAs]) with no capability at all.
+// Resource limits are set while the child is stopped at its execve, before
+// its first instruction. The README lists what each Landlock ABI enforces.
 //
 // # Other operating systems
 //

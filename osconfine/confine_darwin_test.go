@@ -8,12 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // requireSandboxExec skips when the mechanism under test is missing.
@@ -207,61 +204,7 @@ func TestDarwinProcessTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(script string) (*Child, int) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		cmd := exec.Command("/bin/bash", "-c", script)
-		cmd.Stdout = w
-		child, err := prep.Start(cmd)
-		w.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := make([]byte, 32)
-		n, _ := r.Read(line)
-		pid, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
-		if err != nil {
-			t.Fatalf("no grandchild pid: %q", line[:n])
-		}
-		return child, pid
-	}
-	gone := func(pid int) bool {
-		for range 50 {
-			if unix.Kill(pid, 0) == unix.ESRCH {
-				return true
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return false
-	}
-
-	// Kill reaches a grandchild.
-	child, gc := start("sleep 60 >/dev/null & echo $!; wait")
-	if err := child.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	child.Wait()
-	if !gone(gc) {
-		t.Errorf("grandchild %d survived Kill", gc)
-		unix.Kill(gc, unix.SIGKILL)
-	}
-
-	// A background process dies when the command exits.
-	child, gc = start("sleep 60 >/dev/null & echo $!")
-	done := make(chan struct{})
-	go func() { child.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Wait did not return after the command exited")
-	}
-	if !gone(gc) {
-		t.Errorf("background grandchild %d survived the command's exit", gc)
-		unix.Kill(gc, unix.SIGKILL)
-	}
+	checkGroupTreeDies(t, prep, "/bin/bash")
 }
 
 func TestDarwinPrepareFailsClosed(t *testing.T) {

@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // requirePledgeRoute skips when the trampoline that hands pledge to the
@@ -105,49 +101,5 @@ func TestOpenBSDProcessTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(script string) (*Child, int) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		cmd := exec.Command("/bin/sh", "-c", script)
-		cmd.Stdout = w
-		child, err := prep.Start(cmd)
-		w.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := make([]byte, 32)
-		n, _ := r.Read(line)
-		pid, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
-		if err != nil {
-			t.Fatalf("no grandchild pid: %q", line[:n])
-		}
-		return child, pid
-	}
-	gone := func(pid int) bool {
-		for range 50 {
-			if unix.Kill(pid, 0) == unix.ESRCH {
-				return true
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return false
-	}
-	child, gc := start("sleep 60 >/dev/null & echo $!; wait")
-	if err := child.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	child.Wait()
-	if !gone(gc) {
-		t.Errorf("grandchild %d survived Kill", gc)
-		unix.Kill(gc, unix.SIGKILL)
-	}
-	child, gc = start("sleep 60 >/dev/null & echo $!")
-	child.Wait()
-	if !gone(gc) {
-		t.Errorf("background grandchild %d survived the command's exit", gc)
-		unix.Kill(gc, unix.SIGKILL)
-	}
+	checkGroupTreeDies(t, prep, "/bin/sh")
 }

@@ -917,29 +917,27 @@ func TestHardeningUnixSocketsOutsideRefused(t *testing.T) {
 		c.Close()
 	}
 
-	t.Run("pathname", func(t *testing.T) {
-		path := filepath.Join(outsideDir(t), "host-service.sock")
+	// listen serves a pathname socket every user may connect to, so a
+	// refusal is the sandbox's doing.
+	listen := func(t *testing.T, path string) net.Listener {
 		ln, err := net.Listen("unix", path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ln.Close()
+		t.Cleanup(func() { ln.Close() })
 		if err := os.Chmod(path, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		check(t, ln, path)
+		return ln
+	}
+	t.Run("pathname", func(t *testing.T) {
+		path := filepath.Join(outsideDir(t), "host-service.sock")
+		check(t, listen(t, path), path)
 	})
 	t.Run("named in the spec", func(t *testing.T) {
 		// Sibling: a socket the session names is reachable.
 		path := filepath.Join(outsideDir(t), "allowed.sock")
-		ln, err := net.Listen("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		if err := os.Chmod(path, 0o777); err != nil {
-			t.Fatal(err)
-		}
+		ln := listen(t, path)
 		named := provision(t, l, Spec{NetworkPolicy: AllowAll(), UnixSockets: []string{path}})
 		conns := accepted(ln)
 		got := runHelperIn(t, l, named, "unixconnect", path)

@@ -77,8 +77,8 @@ func (e *UnsupportedError) Error() string {
 // Is makes errors.Is(err, ErrUnsupported) true.
 func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
 
-// newError builds an *Error; format and args describe the cause when cause
-// is nil, and wrap it otherwise.
+// newError builds an *Error of the given kind around cause (which may be
+// nil).
 func newError(op string, id SessionID, kind, cause error) *Error {
 	return &Error{Op: op, Session: id, Kind: kind, Err: cause}
 }

@@ -1478,6 +1478,9 @@ func TestRunAsIdentityMustReachItsRoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(filepath.Join(private, "sessions")); err != nil || st.Mode().Perm() != 0o711 {
+		t.Fatalf("NewLocal made RootDir %v (%v), want mode 0711", st.Mode(), err)
+	}
 	if _, err := l2.Provision(context.Background(), Spec{}); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("session root under a 0700 directory: %v, want ErrInvalidRequest", err)
 	}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -94,8 +95,4 @@ func (l Limits) validate() error {
 	return nil
 }
 
-var errNegativeLimit = errorString("limits must not be negative")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errNegativeLimit = errors.New("limits must not be negative")

@@ -58,10 +58,16 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if cfg.Path == "" {
 		cfg.Path = DefaultPath
 	}
-	// Searchable but not listable by others: on a root host commands run
-	// as an unprivileged identity that must reach its session's directory.
-	if err := os.MkdirAll(cfg.RootDir, 0o711); err != nil {
-		return nil, newError("new local backend", "", ErrIO, err)
+	// A missing RootDir is made searchable but not listable by others
+	// (whatever the umask): on a root host commands run as an unprivileged
+	// identity that must reach its session's directory.
+	if _, err := os.Stat(cfg.RootDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(cfg.RootDir, 0o711); err != nil {
+			return nil, newError("new local backend", "", ErrIO, err)
+		}
+		if err := os.Chmod(cfg.RootDir, 0o711); err != nil {
+			return nil, newError("new local backend", "", ErrIO, err)
+		}
 	}
 	root, err := cleanHostPath(cfg.RootDir)
 	if err != nil {

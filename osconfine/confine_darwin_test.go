@@ -1,12 +1,10 @@
 package osconfine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,16 +41,7 @@ func runConfined(t *testing.T, p Policy, script string) (string, error) {
 		t.Fatalf("Prepare: %v", err)
 	}
 	defer prep.Close()
-	cmd := exec.Command("/bin/bash", "-c", script)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	child, err := prep.Start(cmd)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	err = child.Wait()
-	return out.String(), err
+	return runScript(t, prep, "/bin/bash", "/usr/bin:/bin", script)
 }
 
 func testDirs(t *testing.T) (rw, ro, outside string) {

@@ -1,11 +1,9 @@
 package osconfine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -29,16 +27,7 @@ func runPledged(t *testing.T, p Policy, script string) (string, error) {
 		t.Fatalf("prepare: %v", err)
 	}
 	defer prep.Close()
-	cmd := exec.Command("/bin/sh", "-c", script)
-	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	child, err := prep.Start(cmd)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	err = child.Wait()
-	return out.String(), err
+	return runScript(t, prep, "/bin/sh", "/usr/bin:/bin:/usr/sbin:/sbin", script)
 }
 
 func TestOpenBSDPrepareRefusesWithoutFilesystem(t *testing.T) {

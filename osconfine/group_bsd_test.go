@@ -3,6 +3,7 @@
 package osconfine
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"strconv"
@@ -73,4 +74,20 @@ func checkGroupTreeDies(t *testing.T, prep *Prepared, shell string) {
 		t.Errorf("background grandchild %d survived the command's exit", gc)
 		unix.Kill(gc, unix.SIGKILL)
 	}
+}
+
+// runScript runs shell -c script through prep with a minimal environment
+// and returns its combined output and the Wait error.
+func runScript(t *testing.T, prep *Prepared, shell, path, script string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(shell, "-c", script)
+	cmd.Env = []string{"PATH=" + path, "LANG=C"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	child, err := prep.Start(cmd)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	err = child.Wait()
+	return out.String(), err
 }

@@ -58,8 +58,8 @@ const (
 	// NetworkDenyAll refuses every socket but AF_UNIX.
 	NetworkDenyAll
 	// NetworkAllowList admits only the hosts in Policy.AllowedHosts.
-	// No local adapter can enforce a per-host list by itself; Prepare
-	// refuses it with ErrUnsupported unless a proxy is configured.
+	// No adapter can enforce a per-host list without a filtering proxy,
+	// which none has: Prepare refuses it with ErrUnsupported.
 	NetworkAllowList
 )
 

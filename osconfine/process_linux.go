@@ -64,7 +64,8 @@ func (p *Prepared) prepareProcess() error {
 // done before their first instruction.
 func (p *Prepared) needsExecStop() bool {
 	l := p.policy.Limits
-	return p.userNS || p.needsCgroup() || l.MemoryBytes > 0 || l.CPUTime > 0 || l.MaxProcesses > 0 ||
+	// A cgroup is joined at the stop too, but only with a limit set.
+	return p.userNS || l.MemoryBytes > 0 || l.CPUTime > 0 || l.MaxProcesses > 0 ||
 		l.MaxFileSize > 0 || l.MaxOpenFiles > 0
 }
 

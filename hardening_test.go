@@ -26,8 +26,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // Linux hardening (issue 6): a hostile child, run for real under the
@@ -583,7 +581,7 @@ func runHelperIn(t *testing.T, l *Local, sess *Session, mode, arg string) map[st
 }
 
 // requireMechanism skips when the host lacks a kernel mechanism.
-func requireMechanism(t *testing.T, what string, m osconfine.Mechanism) {
+func requireMechanism(t *testing.T, what string, m Mechanism) {
 	t.Helper()
 	if !m.Enforced {
 		t.Skipf("%s not enforced on this host: %s", what, m.Reason)

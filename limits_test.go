@@ -11,15 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // Resource limits (issue 3). Each case has a refused (or contained) run and
 // an admitted sibling under the same limit. A case skips only when the host
 // reports that limit as not enforced, and the skip names the reason.
 
-func requireLimit(t *testing.T, l *Local, name string, pick func(osconfine.LimitSupport) osconfine.Mechanism) {
+func requireLimit(t *testing.T, l *Local, name string, pick func(LimitSupport) Mechanism) {
 	t.Helper()
 	requireConfinement(t, l)
 	if m := pick(l.Capabilities().Enforcement.Limits); !m.Enforced {
@@ -27,12 +25,12 @@ func requireLimit(t *testing.T, l *Local, name string, pick func(osconfine.Limit
 	}
 }
 
-func memoryMech(s osconfine.LimitSupport) osconfine.Mechanism   { return s.Memory }
-func cpuMech(s osconfine.LimitSupport) osconfine.Mechanism      { return s.CPUTime }
-func fsizeMech(s osconfine.LimitSupport) osconfine.Mechanism    { return s.MaxFileSize }
-func nofileMech(s osconfine.LimitSupport) osconfine.Mechanism   { return s.MaxOpenFiles }
-func procMech(s osconfine.LimitSupport) osconfine.Mechanism     { return s.MaxProcesses }
-func cpuCountMech(s osconfine.LimitSupport) osconfine.Mechanism { return s.CPUCount }
+func memoryMech(s LimitSupport) Mechanism   { return s.Memory }
+func cpuMech(s LimitSupport) Mechanism      { return s.CPUTime }
+func fsizeMech(s LimitSupport) Mechanism    { return s.MaxFileSize }
+func nofileMech(s LimitSupport) Mechanism   { return s.MaxOpenFiles }
+func procMech(s LimitSupport) Mechanism     { return s.MaxProcesses }
+func cpuCountMech(s LimitSupport) Mechanism { return s.CPUCount }
 
 // The issue's numbers: allocating and touching 2 GiB under 256 MiB fails,
 // 64 MiB succeeds. dd allocates its buffer of bs bytes and fills it.

@@ -34,7 +34,7 @@ type LocalConfig struct {
 	// keeps commands root without capabilities, which Landlock does not
 	// stop from changing the mode and times of the host's root-owned
 	// files. Unprivileged hosts always run commands as their own user.
-	RunAs *osconfine.Identity
+	RunAs *Identity
 }
 
 // DefaultPath is the PATH of commands that do not set one.
@@ -89,7 +89,7 @@ func (l *Local) Capabilities() Capabilities {
 		Snapshot:            true,
 		Resume:              true,
 		SuspendOnIdle:       true,
-		Enforcement:         s,
+		Enforcement:         enforcementFrom(s),
 	}
 }
 
@@ -209,7 +209,7 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		id: id, root: root, created: time.Now().UTC(),
 		work: filepath.Join(root, "work"), home: filepath.Join(root, "home"), tmp: filepath.Join(root, "tmp"),
 		labels: spec.Labels, network: spec.NetworkPolicy.normalized(), limits: spec.Limits.withDefaults(),
-		profile: profile, running: make(map[*osconfine.Child]struct{}), runAs: l.cfg.RunAs,
+		profile: profile, running: make(map[*osconfine.Child]struct{}), runAs: osIdentity(l.cfg.RunAs),
 		sockets: slices.Clone(spec.UnixSockets),
 	}
 	for _, d := range []string{s.work, s.home, s.tmp, filepath.Join(root, "mounts")} {
@@ -218,7 +218,7 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		}
 	}
 	if profile == OSHardened {
-		if owner, ok := osconfine.ChildIdentity(osconfine.Policy{RunAs: l.cfg.RunAs}); ok {
+		if owner, ok := osconfine.ChildIdentity(osconfine.Policy{RunAs: osIdentity(l.cfg.RunAs)}); ok {
 			s.owner = &owner
 			if err := giveTree(root, owner); err != nil {
 				return nil, newError(op, id, ErrIO, err)
@@ -315,7 +315,7 @@ func (s *localSession) describeLocked() *Session {
 	return &Session{
 		ID: s.id, Backend: "local", State: st, Labels: s.labels, Root: s.root, Workdir: s.work,
 		Mounts: slices.Clone(s.mounts), NetworkPolicy: s.network, Limits: s.limits, Profile: s.profile,
-		CreatedAt: s.created, RunAs: s.owner,
+		CreatedAt: s.created, RunAs: publicIdentity(s.owner),
 	}
 }
 

@@ -44,8 +44,6 @@ import (
 	"errors"
 	"regexp"
 	"time"
-
-	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // Backend runs commands in isolated sessions. Implementations are safe for
@@ -152,7 +150,7 @@ type Session struct {
 	// process's (a root host on Linux runs them unprivileged). The session's
 	// directories belong to it; files placed in the session must be
 	// readable, and where meant to be changed writable, by it.
-	RunAs *osconfine.Identity `json:"run_as,omitempty"`
+	RunAs *Identity `json:"run_as,omitempty"`
 }
 
 // Snapshot is what a backend can say about a session at a point in time.
@@ -163,16 +161,16 @@ type Snapshot struct {
 	TakenAt time.Time `json:"taken_at"`
 }
 
-// Capabilities reports what a backend offers (the seed's five booleans)
-// and, for the local backend, what this host enforces per dimension.
+// Capabilities reports what a backend offers and what it enforces per
+// dimension.
 type Capabilities struct {
 	LocalProcessSandbox bool `json:"local_process_sandbox"`
 	NetworkPolicy       bool `json:"network_policy"`
 	Snapshot            bool `json:"snapshot"`
 	Resume              bool `json:"resume"`
 	SuspendOnIdle       bool `json:"suspend_on_idle"`
-	// Enforcement is the host's report: the Landlock ABI, and for the
-	// filesystem, network, syscalls, process tree, privileges and each
-	// resource limit, whether it is enforced and by what.
-	Enforcement osconfine.Support `json:"enforcement"`
+	// Enforcement is the backend's report: for the filesystem, network,
+	// syscalls, process tree, privileges and each resource limit, whether
+	// it is enforced and by what (and, on Linux, the Landlock ABI).
+	Enforcement Enforcement `json:"enforcement"`
 }

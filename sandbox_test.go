@@ -103,7 +103,7 @@ func TestCapabilitiesReport(t *testing.T) {
 	if c.LocalProcessSandbox != e.Filesystem.Enforced || c.NetworkPolicy != e.NetworkDenyAll.Enforced {
 		t.Errorf("booleans disagree with the report: %+v", c)
 	}
-	for name, m := range map[string]osconfine.Mechanism{
+	for name, m := range map[string]Mechanism{
 		"filesystem": e.Filesystem, "network deny-all": e.NetworkDenyAll, "process tree": e.ProcessTree,
 		"memory": e.Limits.Memory, "cpu time": e.Limits.CPUTime, "processes": e.Limits.MaxProcesses,
 		"file size": e.Limits.MaxFileSize, "open files": e.Limits.MaxOpenFiles,

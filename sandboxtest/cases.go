@@ -9,16 +9,15 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
-	"github.com/go-sandbox/sandbox/osconfine"
 )
 
-func mechFilesystem(s osconfine.Support) (string, osconfine.Mechanism) {
+func mechFilesystem(s sandbox.Enforcement) (string, sandbox.Mechanism) {
 	return "filesystem confinement", s.Filesystem
 }
-func mechNetwork(s osconfine.Support) (string, osconfine.Mechanism) {
+func mechNetwork(s sandbox.Enforcement) (string, sandbox.Mechanism) {
 	return "deny-all network", s.NetworkDenyAll
 }
-func mechProcessTree(s osconfine.Support) (string, osconfine.Mechanism) {
+func mechProcessTree(s sandbox.Enforcement) (string, sandbox.Mechanism) {
 	return "process tree containment", s.ProcessTree
 }
 

@@ -46,7 +46,6 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
-	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // Check runs every case against backend and returns the report. The error
@@ -100,7 +99,7 @@ func Run(t *testing.T, backend sandbox.Backend, opts Options) Report {
 type kit struct {
 	b         sandbox.Backend
 	opts      Options
-	support   osconfine.Support // the backend's Enforcement report
+	support   sandbox.Enforcement // the backend's Enforcement report
 	fs        FS
 	listen    func(context.Context, string) (Listener, error)
 	processes func(context.Context, string) (int, error)
@@ -168,7 +167,7 @@ type tcase struct {
 	name string
 	// mech, when set, names the mechanism the case relies on in the
 	// backend's Enforcement report.
-	mech func(osconfine.Support) (string, osconfine.Mechanism)
+	mech func(sandbox.Enforcement) (string, sandbox.Mechanism)
 	// refusal cases that conform become NotMeasured when the backend
 	// reports the mechanism as not enforced.
 	refusal bool

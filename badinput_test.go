@@ -24,6 +24,16 @@ func checkErr(t *testing.T, err, kind error) *Error {
 	if e.Op == "" || e.Kind != kind {
 		t.Fatalf("*Error %+v: want an op and kind %v", e, kind)
 	}
+	// Exactly one kind: callers branch on errors.Is.
+	var kinds []error
+	for _, k := range []error{ErrSessionNotFound, ErrUnsupported, ErrInvalidRequest, ErrLifecycle, ErrExec, ErrNetworkPolicy, ErrIO} {
+		if errors.Is(err, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) != 1 {
+		t.Fatalf("error %v matches %d sentinels %v, want exactly %v", err, len(kinds), kinds, kind)
+	}
 	return e
 }
 
@@ -42,8 +52,13 @@ func TestProvisionBadInput(t *testing.T) {
 		{"NUL in target", Spec{Mounts: []Mount{{Target: "/mnt/a\x00b", Access: ReadWrite}}}, ErrInvalidRequest},
 		{"duplicate targets", Spec{Mounts: []Mount{{Target: "/mnt/a", Access: ReadWrite}, {Target: "/mnt/a", Access: ReadOnly}}}, ErrInvalidRequest},
 		{"duplicate after trimming", Spec{Mounts: []Mount{{Target: "/mnt/a", Access: ReadWrite}, {Target: "/mnt/a/", Access: ReadWrite}}}, ErrInvalidRequest},
-		{"duplicate of /mnt/memory", Spec{Mounts: []Mount{{Target: "/mnt/memory", Access: ReadWrite}}}, ErrInvalidRequest},
-		{"duplicate of outputs", Spec{Mounts: []Mount{{Target: "/mnt/session/outputs/", Access: ReadOnly}}}, ErrInvalidRequest},
+		{"two mounts at /mnt/memory", Spec{Mounts: []Mount{{Target: "/mnt/memory", Access: ReadWrite}, {Target: "/mnt/memory/", Access: ReadOnly}}}, ErrInvalidRequest},
+		{"read-only source missing", Spec{Mounts: []Mount{{Source: filepath.Join(outside, "typo"), Target: "/mnt/in", Access: ReadOnly}}}, ErrInvalidRequest},
+		{"memory limit wraps", Spec{Limits: Limits{MemoryMB: 1 << 44}}, ErrInvalidRequest},
+		{"memory limit wraps plus one", Spec{Limits: Limits{MemoryMB: 1<<44 + 1}}, ErrInvalidRequest},
+		{"file size limit wraps", Spec{Limits: Limits{MaxFileSizeMB: 1 << 44}}, ErrInvalidRequest},
+		{"process limit above PID_MAX_LIMIT", Spec{Limits: Limits{MaxProcesses: 1<<22 + 1}}, ErrInvalidRequest},
+		{"env key", Spec{Env: map[string]string{"1BAD": "x"}}, ErrInvalidRequest},
 		{"traversal in relative source", Spec{Mounts: []Mount{{Source: "../x", Target: "/mnt/x", Access: ReadWrite}}}, ErrInvalidRequest},
 		{"deep traversal in relative source", Spec{Mounts: []Mount{{Source: "work/../../x", Target: "/mnt/x", Access: ReadWrite}}}, ErrInvalidRequest},
 		{"relative source is the root", Spec{Mounts: []Mount{{Source: ".", Target: "/mnt/x", Access: ReadWrite}}}, ErrInvalidRequest},
@@ -52,9 +67,9 @@ func TestProvisionBadInput(t *testing.T) {
 		{"empty access", Spec{Mounts: []Mount{{Target: "/mnt/x"}}}, ErrInvalidRequest},
 		{"blank session id", Spec{SessionID: "  "}, ErrInvalidRequest},
 		{"session id with a slash", Spec{SessionID: "../escape"}, ErrInvalidRequest},
-		{"invalid network mode", Spec{NetworkPolicy: NetworkPolicy{Mode: "open"}}, ErrInvalidRequest},
-		{"hosts with unrestricted", Spec{NetworkPolicy: NetworkPolicy{Mode: NetworkUnrestricted, AllowedHosts: []string{"a.example"}}}, ErrInvalidRequest},
-		{"invalid host", Spec{NetworkPolicy: AllowHosts("bad host")}, ErrInvalidRequest},
+		{"invalid network mode", Spec{NetworkPolicy: NetworkPolicy{Mode: "open"}}, ErrNetworkPolicy},
+		{"hosts with unrestricted", Spec{NetworkPolicy: NetworkPolicy{Mode: NetworkUnrestricted, AllowedHosts: []string{"a.example"}}}, ErrNetworkPolicy},
+		{"invalid host", Spec{NetworkPolicy: AllowHosts("bad host")}, ErrNetworkPolicy},
 		{"negative wall time", Spec{Limits: Limits{WallTime: -1}}, ErrInvalidRequest},
 		{"unknown profile", Spec{Profile: "yolo"}, ErrInvalidRequest},
 		{"absolute source is a file", Spec{Mounts: []Mount{{Source: fileIn(t, outside, "plain"), Target: "/mnt/x", Access: ReadOnly}}}, ErrInvalidRequest},
@@ -241,10 +256,7 @@ func TestLiveSessionBadInput(t *testing.T) {
 		checkErr(t, err, ErrInvalidRequest)
 	}
 	err := l.ApplyNetworkPolicy(ctx, sess.ID, NetworkPolicy{Mode: "open"})
-	checkErr(t, err, ErrInvalidRequest)
-	if !errors.Is(err, ErrNetworkPolicy) {
-		t.Errorf("invalid network mode: %v is not ErrNetworkPolicy", err)
-	}
+	checkErr(t, err, ErrNetworkPolicy)
 	// The session still works.
 	if res, err := l.Exec(ctx, sess.ID, ExecRequest{Command: "true"}); err != nil || res.ExitCode != 0 {
 		t.Fatalf("session broken by refused changes: %+v %v", res, err)

@@ -51,7 +51,11 @@ type Enforcement struct {
 	UnixSockets      Mechanism `json:"unix_sockets"`
 	Syscalls         Mechanism `json:"syscalls"`
 	ProcessTree      Mechanism `json:"process_tree"`
-	Privileges       Mechanism `json:"privileges"`
+	// UnrestrictedProcessTree is whether everything an Unrestricted
+	// command starts dies with it (a profile without confinement still
+	// leaves nothing behind where the host allows it).
+	UnrestrictedProcessTree Mechanism `json:"unrestricted_process_tree"`
+	Privileges              Mechanism `json:"privileges"`
 	// HostFileMetadata is whether a command is kept from changing the
 	// mode, owner or times of host files outside its roots. It is
 	// reported, not checked: no profile can opt out of it.

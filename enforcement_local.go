@@ -11,14 +11,15 @@ func mechanismFrom(m osconfine.Mechanism) Mechanism { return Mechanism(m) }
 func enforcementFrom(s osconfine.Support) Enforcement {
 	return Enforcement{
 		OS: s.OS, LandlockABI: s.LandlockABI,
-		Filesystem:       mechanismFrom(s.Filesystem),
-		NetworkDenyAll:   mechanismFrom(s.NetworkDenyAll),
-		NetworkAllowList: mechanismFrom(s.NetworkAllowList),
-		UnixSockets:      mechanismFrom(s.UnixSockets),
-		Syscalls:         mechanismFrom(s.Syscalls),
-		ProcessTree:      mechanismFrom(s.ProcessTree),
-		Privileges:       mechanismFrom(s.Privileges),
-		HostFileMetadata: mechanismFrom(s.HostFileMetadata),
+		Filesystem:              mechanismFrom(s.Filesystem),
+		NetworkDenyAll:          mechanismFrom(s.NetworkDenyAll),
+		NetworkAllowList:        mechanismFrom(s.NetworkAllowList),
+		UnixSockets:             mechanismFrom(s.UnixSockets),
+		Syscalls:                mechanismFrom(s.Syscalls),
+		ProcessTree:             mechanismFrom(s.ProcessTree),
+		UnrestrictedProcessTree: mechanismFrom(s.UnrestrictedProcessTree),
+		Privileges:              mechanismFrom(s.Privileges),
+		HostFileMetadata:        mechanismFrom(s.HostFileMetadata),
 		Limits: LimitSupport{
 			Memory:       mechanismFrom(s.Limits.Memory),
 			CPUTime:      mechanismFrom(s.Limits.CPUTime),

@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,10 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // ExecRequest is one command to run in a session.
@@ -42,8 +37,14 @@ type ExecRequest struct {
 	// It travels on the wire as milliseconds (timeout_ms).
 	Timeout time.Duration `json:"-"`
 	// Stdout and Stderr, when set, receive the output as it arrives, in
-	// full; the result keeps the first MaxOutputBytes of each. A writer
-	// that fails stops receiving; the command goes on and is drained.
+	// full and in order; the result keeps the first MaxOutputBytes of
+	// each. They never hold the command up: output is queued for them
+	// while the command runs, and Exec waits for them to take it all
+	// until the command's deadline (its timeout, ctx, Terminate). A writer
+	// that returns an error, or is still writing at the deadline, is marked
+	// failed (ExecResult.StdoutWriterFailed, StderrWriterFailed) and gets
+	// nothing more; Exec returns without it, and a Write still in
+	// progress then keeps one goroutine until it returns.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
 }
@@ -71,6 +72,9 @@ func (r *ExecRequest) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	if w.TimeoutMS > maxWireMS || w.TimeoutMS < -maxWireMS {
+		return fmt.Errorf("timeout of %d ms is out of range", w.TimeoutMS)
+	}
 	*r = ExecRequest{Command: w.Command, Args: w.Args, Cwd: w.Cwd, Env: w.Env, Stdin: w.Stdin,
 		Timeout: time.Duration(w.TimeoutMS) * time.Millisecond}
 	return nil
@@ -86,6 +90,8 @@ const (
 	ReasonCPUTime   Reason = "cpu_time"  // SIGXCPU: CPU time limit
 	ReasonFileSize  Reason = "file_size" // SIGXFSZ: file size limit
 	ReasonMemory    Reason = "memory"    // killed on the memory limit
+	// ReasonTerminated: Terminate ended the session while the command ran.
+	ReasonTerminated Reason = "terminated"
 )
 
 // ExecResult is what a command did.
@@ -94,7 +100,8 @@ type ExecResult struct {
 	Stderr   []byte `json:"stderr"`
 	ExitCode int    `json:"exit_code"`
 	// TimedOut is true when the command was killed on its timeout or a
-	// cancelled context.
+	// cancelled context (Reason says which). Exec then returns the result
+	// and no error, as for any command that ran.
 	TimedOut bool `json:"timed_out"`
 	// Signal names the signal that ended the command ("killed"), if any.
 	Signal string `json:"signal,omitempty"`
@@ -103,6 +110,11 @@ type ExecResult struct {
 	Duration        time.Duration `json:"duration_ns"`
 	StdoutTruncated bool          `json:"stdout_truncated"`
 	StderrTruncated bool          `json:"stderr_truncated"`
+	// StdoutWriterFailed and StderrWriterFailed say that the request's
+	// writer failed or was still blocked at the deadline, so it did not
+	// receive the whole output (see ExecRequest.Stdout).
+	StdoutWriterFailed bool `json:"stdout_writer_failed,omitempty"`
+	StderrWriterFailed bool `json:"stderr_writer_failed,omitempty"`
 }
 
 // Success reports whether the command exited 0 on its own.
@@ -127,11 +139,16 @@ func (r *ExecRequest) validate() error {
 			return fmt.Errorf("NUL byte in argument %d", i)
 		}
 	}
-	for k, v := range r.Env {
+	return validateEnv(r.Env)
+}
+
+// validateEnv checks environment keys and values.
+func validateEnv(env map[string]string) error {
+	for k, v := range env {
 		if !envKeyPattern.MatchString(k) {
 			return fmt.Errorf("invalid environment key %q", k)
 		}
-		if hasNUL(v) {
+		if strings.IndexByte(v, 0) >= 0 {
 			return fmt.Errorf("NUL byte in the value of %s", k)
 		}
 	}
@@ -177,206 +194,4 @@ func lookPath(command, pathList, dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%q not found in PATH %q: %w", command, pathList, exec.ErrNotFound)
-}
-
-// capture keeps the first limit bytes written to it, forwards every byte
-// to tee, and remembers whether it dropped any.
-type capture struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	limit     int
-	truncated bool
-	tee       io.Writer
-	teeErr    error
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	room := c.limit - c.buf.Len()
-	if room >= len(p) {
-		c.buf.Write(p)
-	} else {
-		c.buf.Write(p[:max(room, 0)])
-		c.truncated = true
-	}
-	if c.tee != nil && c.teeErr == nil {
-		// A failing caller writer must not stop the draining of the
-		// child: remember the error and stop forwarding.
-		_, c.teeErr = c.tee.Write(p)
-	}
-	return len(p), nil
-}
-
-// copyBuffers are reused across execs: two 32 KiB buffers per command
-// were most of the memory an exec allocated.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// copyPooled copies src to dst through a pooled buffer.
-func copyPooled(dst io.Writer, src io.Reader) {
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	// Hide the source's WriteTo: *os.File has one that would copy through
-	// a buffer of its own.
-	_, _ = io.CopyBuffer(dst, struct{ io.Reader }{src}, *buf)
-}
-
-// drainBound is how long Exec keeps reading output after the command has
-// exited, for descendants that still hold the pipes. Under a PID namespace
-// they are already dead and the pipes close at once.
-const drainBound = 500 * time.Millisecond
-
-// startFunc starts a prepared command: confined, or not.
-type startFunc func(*exec.Cmd) (*osconfine.Child, error)
-
-// runCommand starts cmd with start, feeds stdin, captures the output and
-// waits, killing the tree on timeout or cancellation. It never returns
-// before the output pipes are closed.
-func runCommand(ctx context.Context, start startFunc, cmd *exec.Cmd, req *ExecRequest, timeout time.Duration, maxOutput int, cpuLimit time.Duration, fileSizeLimit bool) (*ExecResult, error) {
-	res := &ExecResult{}
-	stdout := &capture{limit: maxOutput, tee: req.Stdout}
-	stderr := &capture{limit: maxOutput, tee: req.Stderr}
-
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
-	}
-	var inR, inW *os.File
-	hasStdin := len(req.Stdin) > 0 || req.StdinReader != nil
-	if hasStdin {
-		if inR, inW, err = os.Pipe(); err != nil {
-			outR.Close()
-			outW.Close()
-			errR.Close()
-			errW.Close()
-			return nil, err
-		}
-		cmd.Stdin = inR
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-
-	began := time.Now()
-	child, err := start(cmd)
-	// The child holds its own copies now; ours must go, or EOF never comes.
-	outW.Close()
-	errW.Close()
-	if inR != nil {
-		inR.Close()
-	}
-	if err != nil {
-		outR.Close()
-		errR.Close()
-		if inW != nil {
-			inW.Close()
-		}
-		return nil, err
-	}
-
-	var drained sync.WaitGroup
-	drained.Add(2)
-	go func() { defer drained.Done(); copyPooled(stdout, outR) }()
-	go func() { defer drained.Done(); copyPooled(stderr, errR) }()
-	if inW != nil {
-		go func() {
-			defer inW.Close()
-			if _, err := inW.Write(req.Stdin); err != nil {
-				return
-			}
-			if req.StdinReader != nil {
-				io.Copy(inW, req.StdinReader)
-			}
-		}()
-	}
-
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-child.Done():
-	case <-timer.C:
-		res.TimedOut, res.Reason = true, ReasonWallTime
-		child.Kill()
-	case <-ctx.Done():
-		res.TimedOut, res.Reason = true, ReasonCancelled
-		child.Kill()
-	}
-	child.Wait() // its error is the exit status, read from ProcessState below
-	res.Duration = time.Since(began)
-
-	drainDone := make(chan struct{})
-	go func() { drained.Wait(); close(drainDone) }()
-	select {
-	case <-drainDone:
-	case <-time.After(drainBound):
-		// A descendant the kill could not reach holds the pipes: stop
-		// reading so that Exec returns.
-		outR.Close()
-		errR.Close()
-		<-drainDone
-	}
-	outR.Close()
-	errR.Close()
-
-	res.Stdout, res.StdoutTruncated = stdout.buf.Bytes(), stdout.truncated
-	res.Stderr, res.StderrTruncated = stderr.buf.Bytes(), stderr.truncated
-	if res.Stdout == nil {
-		res.Stdout = []byte{}
-	}
-	if res.Stderr == nil {
-		res.Stderr = []byte{}
-	}
-	describeExit(res, cmd.ProcessState)
-	if res.Reason == ReasonExited && fileSizeLimit && res.ExitCode == shellExitXFSZ {
-		// A shell whose child was killed by SIGXFSZ exits 128+SIGXFSZ.
-		res.Reason = ReasonFileSize
-	}
-	if res.Reason == ReasonExited && child.MemoryLimitHit() {
-		res.Reason = ReasonMemory
-	}
-	if res.Reason == ReasonExited && res.Signal != "" && cpuLimit > 0 && cpuUsed(cmd.ProcessState) >= cpuLimit.Round(time.Second)-cpuSlack {
-		// Killed at the hard CPU limit (a command that is PID 1 of its
-		// namespace ignores SIGXCPU, so SIGKILL ends it).
-		res.Reason = ReasonCPUTime
-	}
-	if res.Reason == ReasonCancelled {
-		return res, ctx.Err()
-	}
-	return res, nil
-}
-
-// describeExit fills the exit code, the signal and the reason from the
-// process state.
-func describeExit(res *ExecResult, st *os.ProcessState) {
-	if st == nil {
-		res.ExitCode = -1
-		return
-	}
-	res.ExitCode = st.ExitCode()
-	if sig, limit := osconfine.ExitSignal(st); sig != "" {
-		res.Signal = sig
-		if res.Reason == ReasonExited {
-			res.Reason = Reason(limit)
-		}
-	}
-}
-
-// shellExitXFSZ is the status a POSIX shell exits with when its last child
-// was killed by SIGXFSZ (128 + 25 on Linux and the BSDs).
-const shellExitXFSZ = 128 + 25
-
-// cpuSlack absorbs the difference between the scheduler's accounting,
-// which fires RLIMIT_CPU, and the rusage wait reports.
-const cpuSlack = 100 * time.Millisecond
-
-// cpuUsed is the CPU time the process and its reaped children used.
-func cpuUsed(st *os.ProcessState) time.Duration {
-	if st == nil {
-		return 0
-	}
-	return st.UserTime() + st.SystemTime()
 }

@@ -5,7 +5,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,8 +185,8 @@ func TestCancelledContextKillsCommand(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, cancel)
 	began := time.Now()
 	res, err := l.Exec(ctx, sess.ID, ExecRequest{Command: "sleep", Args: []string{"100"}})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	if err != nil {
+		t.Fatalf("err = %v, want a result and no error, as for a timeout", err)
 	}
 	if res == nil || !res.TimedOut || res.Reason != ReasonCancelled {
 		t.Fatalf("result %+v, want TimedOut with reason cancelled", res)

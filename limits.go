@@ -3,6 +3,8 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -67,6 +69,11 @@ func (l *Limits) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	for _, ms := range []int64{w.WallTimeMS, w.IdleTimeoutMS, w.CPUTimeMS} {
+		if ms > maxWireMS || ms < -maxWireMS {
+			return fmt.Errorf("duration of %d ms is out of range", ms)
+		}
+	}
 	*l = Limits{
 		WallTime: time.Duration(w.WallTimeMS) * time.Millisecond, IdleTimeout: time.Duration(w.IdleTimeoutMS) * time.Millisecond,
 		CPUTime: time.Duration(w.CPUTimeMS) * time.Millisecond, CPUCount: w.CPUCount, MemoryMB: w.MemoryMB,
@@ -87,12 +94,43 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// validate rejects negative values.
+// Largest values a limit can hold. Each is enforced as given up to it;
+// past it the mechanisms would wrap or clamp the value (a memory limit of
+// 2^44 MiB is 2^64 bytes, which wraps to 0; the kernel's memory counters
+// treat 2^63 bytes and more as no limit), so larger ones are refused.
+const (
+	// MaxLimitMB bounds MemoryMB and MaxFileSizeMB: below 2^63 bytes.
+	MaxLimitMB = 1<<43 - 1
+	// MaxLimitProcesses bounds MaxProcesses: Linux's PID_MAX_LIMIT, the
+	// most that pids.max accepts.
+	MaxLimitProcesses = 1 << 22
+	// MaxLimitOpenFiles bounds MaxOpenFiles; a host may allow fewer
+	// (Linux: fs.nr_open), which Provision then refuses.
+	MaxLimitOpenFiles = 1<<31 - 1
+)
+
+// validate rejects negative values and values a limit cannot hold.
 func (l Limits) validate() error {
 	if l.WallTime < 0 || l.IdleTimeout < 0 || l.CPUTime < 0 || l.CPUCount < 0 || l.MaxOutputBytes < 0 {
 		return errNegativeLimit
+	}
+	for _, c := range []struct {
+		name     string
+		v, limit uint64
+	}{
+		{"memory_mb", l.MemoryMB, MaxLimitMB},
+		{"max_file_size_mb", l.MaxFileSizeMB, MaxLimitMB},
+		{"max_processes", l.MaxProcesses, MaxLimitProcesses},
+		{"max_open_files", l.MaxOpenFiles, MaxLimitOpenFiles},
+	} {
+		if c.v > c.limit {
+			return fmt.Errorf("%s %d is more than a limit can hold (at most %d)", c.name, c.v, c.limit)
+		}
 	}
 	return nil
 }
 
 var errNegativeLimit = errors.New("limits must not be negative")
+
+// maxWireMS is the largest millisecond count a time.Duration holds.
+const maxWireMS = math.MaxInt64 / int64(time.Millisecond)

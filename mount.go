@@ -22,7 +22,10 @@ const (
 type Mount struct {
 	// Source is the host directory. Empty: a fresh directory under the
 	// session root. Relative: under the session root, and it must stay
-	// there. Absolute: used as is; it must exist or be creatable.
+	// there. Absolute: used as is. A read-only source must exist; a
+	// read-write one is created when missing. Terminate removes the
+	// session root and what lies in it (fresh and relative sources), never
+	// an absolute source outside it.
 	Source string `json:"source,omitempty"`
 	// Target is the absolute guest path ("/mnt/data"); a trailing '/' is
 	// trimmed and any ".." segment is rejected.
@@ -91,7 +94,11 @@ func resolveSource(root, fresh string, m Mount) (host, created string, err error
 			return "", "", fmt.Errorf("relative mount source %q leaves the session root", m.Source)
 		}
 	}
-	if _, statErr := os.Stat(host); errors.Is(statErr, os.ErrNotExist) {
+	if _, statErr := os.Stat(host); errors.Is(statErr, os.ErrNotExist) && m.Source != "" && m.Access == ReadOnly {
+		// A read-only mount of a directory that does not exist is most
+		// likely a typo: an empty directory made for it would hide it.
+		return "", "", fmt.Errorf("read-only mount source %q does not exist", m.Source)
+	} else if errors.Is(statErr, os.ErrNotExist) {
 		created = topmostMissing(host)
 		if err := os.MkdirAll(host, 0o700); err != nil {
 			if created != "" {

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -50,20 +51,30 @@ func (p NetworkPolicy) normalized() NetworkPolicy {
 	return p
 }
 
-// Validate checks the mode and the host names.
+// Validate checks the mode and the host names; its errors wrap
+// ErrNetworkPolicy.
 func (p NetworkPolicy) Validate() error {
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNetworkPolicy, err)
+	}
+	return nil
+}
+
+// validate is Validate without the sentinel, for backend errors that carry
+// it as their kind.
+func (p NetworkPolicy) validate() error {
 	switch p.Mode {
 	case "", NetworkLimited:
 	case NetworkUnrestricted:
 		if len(p.AllowedHosts) > 0 {
-			return fmt.Errorf("%w: allowed_hosts given with mode unrestricted", ErrNetworkPolicy)
+			return errors.New("allowed_hosts given with mode unrestricted")
 		}
 	default:
-		return fmt.Errorf("%w: unknown mode %q", ErrNetworkPolicy, p.Mode)
+		return fmt.Errorf("unknown mode %q", p.Mode)
 	}
 	for _, h := range p.AllowedHosts {
 		if h == "" || strings.ContainsAny(h, " \t\r\n\x00/") {
-			return fmt.Errorf("%w: invalid host %q", ErrNetworkPolicy, h)
+			return fmt.Errorf("invalid host %q", h)
 		}
 	}
 	return nil

@@ -106,10 +106,19 @@ type Spec struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// NetworkPolicy; the zero value denies all network access.
 	NetworkPolicy NetworkPolicy `json:"network_policy"`
-	// Mounts are added to the canonical /mnt/memory and /mnt/session/outputs.
+	// Mounts are added to the canonical /mnt/memory and
+	// /mnt/session/outputs. A mount whose target is one of those replaces
+	// the fresh directory the backend would make: outputs then land in a
+	// directory of the caller's that outlives the session, and memory can
+	// carry over from one session to the next.
 	Mounts []Mount `json:"mounts,omitempty"`
 	// Limits bounds each command; zero fields take the documented defaults.
 	Limits Limits `json:"limits"`
+	// Env is added to every command's base environment before the
+	// request's own ExecRequest.Env (which wins on a shared key): for
+	// example a PATH that includes a toolchain directory. Keys must match
+	// [A-Za-z_][A-Za-z0-9_]*.
+	Env map[string]string `json:"env,omitempty"`
 	// UnixSockets are host paths of unix sockets outside the session that
 	// commands may connect to (a database, a build daemon). Others are out
 	// of reach under every network mode. With Landlock ABI 9 only these
@@ -146,6 +155,8 @@ type Session struct {
 	Limits        Limits          `json:"limits"`
 	Profile       Profile         `json:"profile"`
 	CreatedAt     time.Time       `json:"created_at"`
+	// Env is the session's Spec.Env.
+	Env map[string]string `json:"env,omitempty"`
 	// RunAs is the identity commands run as when it is not the host
 	// process's (a root host on Linux runs them unprivileged). The session's
 	// directories belong to it; files placed in the session must be

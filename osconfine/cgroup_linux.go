@@ -113,6 +113,10 @@ func canCreateChild(dir, file string) bool {
 
 var cgroupSeq atomic.Uint64
 
+// cgroupPrefix starts the name of every per-command cgroup, followed by
+// the creator's owner tag and a sequence number (see ReclaimCgroups).
+const cgroupPrefix = "sandbox-"
+
 // execCgroup is the cgroup (one per hierarchy) of one command.
 type execCgroup struct {
 	dirs  []string
@@ -129,7 +133,7 @@ func newExecCgroup(h cgroupHost, l Limits) (_ *execCgroup, err error) {
 			c.remove()
 		}
 	}()
-	name := fmt.Sprintf("sandbox-%d-%d", os.Getpid(), cgroupSeq.Add(1))
+	name := fmt.Sprintf("%s%s-%d", cgroupPrefix, cgroupOwnerTag(), cgroupSeq.Add(1))
 	mk := func(parent string, files map[string]string) error {
 		dir := filepath.Join(parent, name)
 		for _, have := range c.dirs {

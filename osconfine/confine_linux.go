@@ -43,6 +43,9 @@ func Prepare(p Policy) (*Prepared, error) {
 	if err := s.Check(p); err != nil {
 		return nil, err
 	}
+	if err := checkLimitRange(p.Limits); err != nil {
+		return nil, err
+	}
 	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1, netnsFD: -1,
 		jobs: make(chan *spawnJob), closing: make(chan struct{})}
 	fd, flags, err := newLandlockRuleset(p, s.LandlockABI)

@@ -49,7 +49,10 @@ type Support struct {
 	UnixSockets      Mechanism `json:"unix_sockets"`
 	Syscalls         Mechanism `json:"syscalls"`
 	ProcessTree      Mechanism `json:"process_tree"`
-	Privileges       Mechanism `json:"privileges"`
+	// UnrestrictedProcessTree is whether the tree of an unconfined
+	// (Unrestricted) command dies with it.
+	UnrestrictedProcessTree Mechanism `json:"unrestricted_process_tree"`
+	Privileges              Mechanism `json:"privileges"`
 	// HostFileMetadata is whether a command is kept from changing the
 	// mode, owner or times of host files outside its roots (Landlock does
 	// not mediate chmod, chown or utimes). It is reported, not checked:
@@ -114,7 +117,10 @@ var (
 
 // Probe reports what this host can enforce. The answer is computed once.
 func Probe() Support {
-	probeOnce.Do(func() { probed = probe() })
+	probeOnce.Do(func() {
+		probed = probe()
+		probed.UnrestrictedProcessTree = unrestrictedTreeSupport()
+	})
 	return probed
 }
 

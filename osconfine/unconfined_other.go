@@ -19,3 +19,7 @@ func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
 
 // ExitSignal reports no signal on this OS.
 func ExitSignal(st *os.ProcessState) (signal, limit string) { return "", "" }
+
+func unrestrictedTreeSupport() Mechanism {
+	return notEnforced("no process tree containment on this OS: only the command itself is killed")
+}

@@ -8,10 +8,13 @@ import (
 )
 
 // StartUnconfined starts cmd without confinement, for the Unrestricted
-// profile: in its own session (no controlling terminal) and process group,
-// which is killed when the command exits or Kill is called.
+// profile: in its own session (no controlling terminal), and with its
+// whole tree killed when the command exits or Kill is called, as far as
+// the host allows (Support.UnrestrictedProcessTree says how far): on
+// Linux as init of its own PID namespace, elsewhere as the leader of its
+// own process group, which a descendant leaves by starting a session.
 func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
-	return startInNewSession(cmd)
+	return startUnconfined(cmd)
 }
 
 // startInNewSession starts cmd as the leader of a new session: it leads its

@@ -14,3 +14,7 @@ func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
 	p := &Prepared{limits: computeJobLimits(Limits{}, runtime.NumCPU())}
 	return p.Start(cmd)
 }
+
+func unrestrictedTreeSupport() Mechanism {
+	return enforcedBy("Job Object (kill on job close)")
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package osconfine
+
+// ReclaimCgroups does nothing: only Linux makes per-command cgroups.
+func ReclaimCgroups() {}

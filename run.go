@@ -1,0 +1,283 @@
+package sandbox
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/go-sandbox/sandbox/osconfine"
+)
+
+// drainBound is how long a command's output is still read after it has
+// exited, for descendants that hold the pipes. Under a PID namespace they
+// are already dead and the pipes close at once.
+const drainBound = 500 * time.Millisecond
+
+// commandRun is one command from its start to its result: it owns the
+// pipes, the output sinks and the deadline.
+type commandRun struct {
+	start   func(*exec.Cmd) (*osconfine.Child, error)
+	cmd     *exec.Cmd
+	req     *ExecRequest
+	timeout time.Duration
+	limits  Limits
+	stop    <-chan struct{} // closed when the session is terminated
+
+	// closeAfterStart are the child's ends of the pipes; closeAfterWait
+	// are ours (as os/exec keeps them).
+	closeAfterStart []io.Closer
+	closeAfterWait  []io.Closer
+}
+
+// pipe makes a pipe whose child end is closed after the start and whose
+// own end is closed after the wait.
+func (r *commandRun) pipe(childReads bool) (own, child *os.File, err error) {
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if childReads {
+		own, child = wr, rd
+	} else {
+		own, child = rd, wr
+	}
+	r.closeAfterStart = append(r.closeAfterStart, child)
+	r.closeAfterWait = append(r.closeAfterWait, own)
+	return own, child, nil
+}
+
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// run starts the command, feeds its stdin, captures its output and waits,
+// killing the whole tree on the timeout, a cancelled ctx or Terminate. It
+// returns the result of a command that ran, or the error of one that did
+// not start. It never returns before the output pipes are closed, nor
+// (whatever the caller's writers do) long after the deadline.
+func (r *commandRun) run(ctx context.Context) (*ExecResult, error) {
+	defer func() { closeAll(r.closeAfterWait) }()
+	stdout := newOutputSink(r.limits.MaxOutputBytes, r.req.Stdout)
+	stderr := newOutputSink(r.limits.MaxOutputBytes, r.req.Stderr)
+	sinks := []*outputSink{stdout, stderr}
+	defer func() {
+		// A start that failed must not leave the forwarders waiting.
+		for _, s := range sinks {
+			s.closeInput()
+		}
+	}()
+
+	outR, outW, err := r.pipe(false)
+	if err != nil {
+		closeAll(r.closeAfterStart)
+		return nil, err
+	}
+	errR, errW, err := r.pipe(false)
+	if err != nil {
+		closeAll(r.closeAfterStart)
+		return nil, err
+	}
+	var inW *os.File
+	if len(r.req.Stdin) > 0 || r.req.StdinReader != nil {
+		var inR *os.File
+		if inW, inR, err = r.pipe(true); err != nil {
+			closeAll(r.closeAfterStart)
+			return nil, err
+		}
+		r.cmd.Stdin = inR
+	}
+	r.cmd.Stdout, r.cmd.Stderr = outW, errW
+
+	began := time.Now()
+	child, err := r.start(r.cmd)
+	// The child holds its own copies now; ours must go, or EOF never comes.
+	closeAll(r.closeAfterStart)
+	if err != nil {
+		return nil, err
+	}
+
+	var drained sync.WaitGroup
+	drained.Add(2)
+	go func() { defer drained.Done(); copyPooled(stdout, outR) }()
+	go func() { defer drained.Done(); copyPooled(stderr, errR) }()
+	if inW != nil {
+		go feedStdin(inW, r.req)
+	}
+
+	res := &ExecResult{}
+	deadline := time.NewTimer(r.timeout)
+	defer deadline.Stop()
+	select {
+	case <-child.Done():
+	case <-deadline.C:
+		res.TimedOut, res.Reason = true, ReasonWallTime
+		child.Kill()
+	case <-ctx.Done():
+		res.TimedOut, res.Reason = true, ReasonCancelled
+		child.Kill()
+	case <-r.stop:
+		res.Reason = ReasonTerminated
+		child.Kill()
+	}
+	child.Wait() // its error is the exit status, read from ProcessState below
+	res.Duration = time.Since(began)
+
+	giveUp, stopWatch := r.watchGiveUp(ctx, deadline.C, res.Reason != ReasonExited)
+	defer close(stopWatch)
+	r.drain(&drained, giveUp, sinks, outR, errR)
+	r.flush(giveUp, sinks)
+	res.Stdout, res.StdoutTruncated, res.StdoutWriterFailed = stdout.result()
+	res.Stderr, res.StderrTruncated, res.StderrWriterFailed = stderr.result()
+	r.describeEnd(res, child)
+	return res, nil
+}
+
+// feedStdin writes the request's stdin and then its reader to w, and
+// closes w (EOF for the command).
+func feedStdin(w *os.File, req *ExecRequest) {
+	defer w.Close()
+	if _, err := w.Write(req.Stdin); err != nil {
+		return
+	}
+	if req.StdinReader != nil {
+		io.Copy(w, req.StdinReader)
+	}
+}
+
+// flushGrace is how long a killed command's output is still handed to the
+// caller's writers: its deadline has passed already.
+const flushGrace = 100 * time.Millisecond
+
+// watchGiveUp returns a channel closed when Exec stops waiting for output
+// and writers: at the command's deadline, a cancelled ctx or Terminate,
+// or, for a command the library killed, flushGrace from now. Closing
+// stopWatch ends the watch.
+func (r *commandRun) watchGiveUp(ctx context.Context, deadline <-chan time.Time, killed bool) (giveUp, stopWatch chan struct{}) {
+	giveUp, stopWatch = make(chan struct{}), make(chan struct{})
+	go func() {
+		if killed {
+			grace := time.NewTimer(flushGrace)
+			defer grace.Stop()
+			select {
+			case <-grace.C:
+			case <-stopWatch:
+				return
+			}
+		} else {
+			select {
+			case <-deadline:
+			case <-ctx.Done():
+			case <-r.stop:
+			case <-stopWatch:
+				return
+			}
+		}
+		close(giveUp)
+	}()
+	return giveUp, stopWatch
+}
+
+// drain waits for the output pipes to reach EOF. A descendant the kill
+// could not reach may hold them: drainBound after the command's exit they
+// are closed. A reader held up by a slow writer is waited for until
+// giveUp, and then the writers are abandoned.
+func (r *commandRun) drain(drained *sync.WaitGroup, giveUp <-chan struct{}, sinks []*outputSink, pipes ...*os.File) {
+	done := make(chan struct{})
+	go func() { drained.Wait(); close(done) }()
+	bound := time.NewTimer(drainBound)
+	defer bound.Stop()
+	closePipes := func() {
+		for _, p := range pipes {
+			p.Close()
+		}
+	}
+	select {
+	case <-done:
+		return
+	case <-bound.C:
+		closePipes()
+		select {
+		case <-done:
+			return
+		case <-giveUp:
+		}
+	case <-giveUp:
+		closePipes()
+	}
+	for _, s := range sinks {
+		s.abandon()
+	}
+	<-done
+}
+
+// flush waits until the caller's writers have taken all the output, or
+// until giveUp; writers still busy then are abandoned (marked failed).
+func (r *commandRun) flush(giveUp <-chan struct{}, sinks []*outputSink) {
+	for _, s := range sinks {
+		s.closeInput()
+	}
+wait:
+	for _, s := range sinks {
+		select {
+		case <-s.flushed:
+		case <-giveUp:
+			break wait
+		}
+	}
+	for _, s := range sinks {
+		s.abandon()
+	}
+}
+
+// describeEnd fills the exit code, the signal and the reason.
+func (r *commandRun) describeEnd(res *ExecResult, child *osconfine.Child) {
+	st := r.cmd.ProcessState
+	if st == nil {
+		res.ExitCode = -1
+		return
+	}
+	res.ExitCode = st.ExitCode()
+	sig, limit := osconfine.ExitSignal(st)
+	if sig == "" {
+		if res.Reason == ReasonExited && r.limits.MaxFileSizeMB > 0 && res.ExitCode == shellExitXFSZ {
+			// A shell whose child was killed by SIGXFSZ exits 128+SIGXFSZ.
+			res.Reason = ReasonFileSize
+		}
+		return
+	}
+	res.Signal = sig
+	switch {
+	case res.Reason != ReasonExited:
+		// The library killed it, and said why.
+	case limit != "":
+		res.Reason = Reason(limit)
+	case child.MemoryLimitHit():
+		res.Reason = ReasonMemory
+	case sig == "killed" && r.limits.CPUTime > 0 && cpuUsed(st) >= r.limits.CPUTime/2:
+		// Nothing of the library killed it and no memory cgroup counted
+		// an OOM kill. The command is init of its PID namespace, which
+		// nothing inside can SIGKILL and which ignores SIGXCPU, so the
+		// kernel's SIGKILL at the hard CPU limit is what is left. The
+		// floor only rules out a kill from outside the sandbox early in
+		// the run; it is far below the limit, since rusage lags the
+		// scheduler's accounting under load.
+		res.Reason = ReasonCPUTime
+	}
+}
+
+// shellExitXFSZ is the status a POSIX shell exits with when its last child
+// was killed by SIGXFSZ (128 + 25 on Linux and the BSDs).
+const shellExitXFSZ = 128 + 25
+
+// cpuUsed is the CPU time the process and its reaped children used.
+func cpuUsed(st *os.ProcessState) time.Duration {
+	if st == nil {
+		return 0
+	}
+	return st.UserTime() + st.SystemTime()
+}

@@ -75,6 +75,8 @@ func runHelper(mode, arg string) int {
 	case "hello":
 		fmt.Println("helper says hello")
 		return 0
+	case "orphan-host":
+		return runOrphanHost(arg)
 	case "syscalls", "tty", "sockets", "udp", "netinfo", "unixconnect", "euid", "open", "fsops", "host":
 		return runHardeningHelper(mode, arg)
 	}

@@ -4,18 +4,37 @@ package osconfine
 
 import (
 	"fmt"
-	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
-// checkLimitRange refuses limits this host cannot set as given: an
-// RLIMIT_NOFILE above fs.nr_open fails with EPERM at the exec stop.
+// checkLimitRange refuses a limit this host would not set as given. A
+// child inherits this process's hard rlimits, and raising one needs
+// CAP_SYS_RESOURCE, so a value above the hard limit would be cut down to
+// it at the exec stop: a stricter limit than the caller asked for, which
+// the caller must hear about instead.
 func checkLimitRange(l Limits) error {
-	if l.MaxOpenFiles == 0 {
-		return nil
-	}
-	ceiling, err := strconv.ParseUint(readSysctl("/proc/sys/fs/nr_open"), 10, 64)
-	if err == nil && l.MaxOpenFiles > ceiling {
-		return fmt.Errorf("%w: max open files %d is above fs.nr_open (%d)", ErrLimitRange, l.MaxOpenFiles, ceiling)
+	cpuSeconds := uint64((l.CPUTime + 999_999_999) / 1_000_000_000)
+	for _, c := range []struct {
+		resource int
+		name     string
+		v        uint64
+	}{
+		{unix.RLIMIT_AS, "memory (RLIMIT_AS)", l.MemoryBytes},
+		{unix.RLIMIT_CPU, "CPU time (RLIMIT_CPU, seconds)", cpuSeconds},
+		{unix.RLIMIT_FSIZE, "file size (RLIMIT_FSIZE)", l.MaxFileSize},
+		{unix.RLIMIT_NOFILE, "open files (RLIMIT_NOFILE)", l.MaxOpenFiles},
+	} {
+		if c.v == 0 {
+			continue
+		}
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(c.resource, &cur); err != nil {
+			continue
+		}
+		if cur.Max != unix.RLIM_INFINITY && c.v > cur.Max {
+			return fmt.Errorf("%w: %s limit %d is above this process's hard limit %d", ErrLimitRange, c.name, c.v, cur.Max)
+		}
 	}
 	return nil
 }

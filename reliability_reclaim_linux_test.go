@@ -1,8 +1,9 @@
+//go:build linux
+
 package sandbox
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,60 +13,6 @@ import (
 	"testing"
 	"time"
 )
-
-// detachScript leaves a process behind that has started a session of its
-// own, and a double-forked daemon, both carrying mark in their argv, then
-// waits until both run and says so.
-const detachScript = `setsid sh -c 'sleep 300; : "$1"' sh "$1" &
-( sh -c 'sleep 300; : "$1"' sh "$1" & ) &
-i=0; while [ $i -lt 100 ]; do n=$(grep -l "$1" /proc/[0-9]*/cmdline 2>/dev/null | wc -l); [ "$n" -ge 3 ] && break; sleep 0.05; i=$((i+1)); done
-echo detached`
-
-// runOrphanHost is the helper mode "orphan-host": a host process that
-// provisions sessions in the RootDir it is given, leaves work running in
-// them, says "ready" and waits to be killed. arg is "<root dir> <mark>".
-func runOrphanHost(arg string) int {
-	root, mark, _ := strings.Cut(arg, " ")
-	l, err := NewLocal(LocalConfig{RootDir: root})
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	ctx := context.Background()
-	hardened, err := l.Provision(ctx, Spec{SessionID: "orphan-hardened", Limits: Limits{MaxProcesses: 64}})
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	res, err := l.Exec(ctx, hardened.ID, sh(`echo result > "$SANDBOX_OUTPUTS_DIR/out.txt"`))
-	if err != nil || res.ExitCode != 0 {
-		fmt.Println("writing outputs:", res, err)
-		return 1
-	}
-	unrestricted, err := l.Provision(ctx, Spec{SessionID: "orphan-unrestricted", Profile: Unrestricted, NetworkPolicy: AllowAll()})
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	started := make(chan string, 2)
-	for _, id := range []SessionID{hardened.ID, unrestricted.ID} {
-		req := sh(detachScript+"\nsleep 300", mark)
-		req.Stdout = lineSignal(started)
-		go l.Exec(ctx, id, req)
-	}
-	<-started
-	<-started
-	fmt.Println("ready")
-	select {}
-}
-
-// lineSignal is a writer that sends what it is given on ch.
-type lineSignal chan string
-
-func (c lineSignal) Write(p []byte) (int, error) {
-	c <- string(p)
-	return len(p), nil
-}
 
 // A host killed with SIGKILL leaves its session roots and cgroups; the
 // next NewLocal on the RootDir reclaims them, keeps the outputs, and

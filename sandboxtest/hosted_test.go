@@ -57,7 +57,7 @@ func (b *stubHosted) Provision(ctx context.Context, spec sandbox.Spec) (*sandbox
 	}
 	s.Mounts = []sandbox.ResolvedMount{{Source: filepath.Join(s.Root, "outputs"), Target: sandbox.OutputsTarget, Access: sandbox.ReadWrite}}
 	for _, m := range spec.Mounts {
-		s.Mounts = append(s.Mounts, sandbox.ResolvedMount{Source: m.Source, Target: m.Target, Access: m.Access})
+		s.Mounts = append(s.Mounts, sandbox.ResolvedMount(m))
 	}
 	b.sessions[s.ID] = s
 	_, b.cancels[s.ID] = context.WithCancel(context.Background())

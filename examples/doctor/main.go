@@ -126,7 +126,8 @@ func printCapabilities(c sandbox.Capabilities) {
 		m    fmt.Stringer
 	}{
 		{"filesystem", e.Filesystem}, {"network deny-all", e.NetworkDenyAll}, {"network allow-list", e.NetworkAllowList},
-		{"unix sockets", e.UnixSockets}, {"syscalls", e.Syscalls}, {"process tree", e.ProcessTree}, {"privileges", e.Privileges},
+		{"unix sockets", e.UnixSockets}, {"syscalls", e.Syscalls}, {"process tree", e.ProcessTree},
+		{"process tree (Unrestricted)", e.UnrestrictedProcessTree}, {"host file metadata", e.HostFileMetadata}, {"privileges", e.Privileges},
 		{"limit: memory", e.Limits.Memory}, {"limit: cpu time", e.Limits.CPUTime}, {"limit: cpu count", e.Limits.CPUCount},
 		{"limit: processes", e.Limits.MaxProcesses}, {"limit: file size", e.Limits.MaxFileSize}, {"limit: open files", e.Limits.MaxOpenFiles},
 	}

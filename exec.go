@@ -47,6 +47,18 @@ type ExecRequest struct {
 	// progress then keeps one goroutine until it returns.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
+	// Terminal, when set, runs the command on a pseudo-terminal of that
+	// size, as its controlling terminal: stdout and stderr are then one
+	// stream (Stdout, ExecResult.Stdout), input is echoed as a terminal
+	// does, and Process.Resize changes the size. The host process holds
+	// the terminal's other end; the command reaches no other terminal.
+	Terminal *TerminalSize `json:"terminal,omitempty"`
+}
+
+// TerminalSize is a terminal's size in character cells.
+type TerminalSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
 }
 
 // execRequestWire is ExecRequest's JSON form: the timeout in milliseconds.
@@ -57,13 +69,14 @@ type execRequestWire struct {
 	Env       map[string]string `json:"env,omitempty"`
 	Stdin     []byte            `json:"stdin,omitempty"`
 	TimeoutMS int64             `json:"timeout_ms,omitempty"`
+	Terminal  *TerminalSize     `json:"terminal,omitempty"`
 }
 
 // MarshalJSON writes the timeout as timeout_ms; the readers and writers
 // do not travel.
 func (r ExecRequest) MarshalJSON() ([]byte, error) {
 	return json.Marshal(execRequestWire{Command: r.Command, Args: r.Args, Cwd: r.Cwd, Env: r.Env,
-		Stdin: r.Stdin, TimeoutMS: r.Timeout.Milliseconds()})
+		Stdin: r.Stdin, TimeoutMS: r.Timeout.Milliseconds(), Terminal: r.Terminal})
 }
 
 // UnmarshalJSON reads timeout_ms.
@@ -76,7 +89,7 @@ func (r *ExecRequest) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("timeout of %d ms is out of range", w.TimeoutMS)
 	}
 	*r = ExecRequest{Command: w.Command, Args: w.Args, Cwd: w.Cwd, Env: w.Env, Stdin: w.Stdin,
-		Timeout: time.Duration(w.TimeoutMS) * time.Millisecond}
+		Timeout: time.Duration(w.TimeoutMS) * time.Millisecond, Terminal: w.Terminal}
 	return nil
 }
 
@@ -129,6 +142,9 @@ func (r *ExecRequest) validate() error {
 	}
 	if r.Timeout < 0 {
 		return errors.New("negative timeout")
+	}
+	if t := r.Terminal; t != nil && (t.Rows == 0 || t.Cols == 0) {
+		return errors.New("terminal size needs rows and columns")
 	}
 	hasNUL := func(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 	if hasNUL(r.Command) || hasNUL(r.Cwd) {

@@ -96,6 +96,8 @@ func (l *Local) Capabilities() Capabilities {
 		Snapshot:            true,
 		Resume:              true,
 		SuspendOnIdle:       true,
+		Processes:           true,
+		Terminal:            osconfine.TerminalSupported(),
 		Enforcement:         enforcementFrom(s),
 	}
 }

@@ -62,7 +62,7 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		id: id, root: root, created: time.Now().UTC(),
 		work: filepath.Join(root, "work"), home: filepath.Join(root, "home"), tmp: filepath.Join(root, "tmp"),
 		labels: spec.Labels, network: spec.NetworkPolicy.normalized(), limits: spec.Limits.withDefaults(),
-		profile: profile, running: make(map[*osconfine.Child]struct{}), runAs: osIdentity(l.cfg.RunAs),
+		profile: profile, running: make(map[*osconfine.Child]struct{}), procs: make(map[ProcessID]*localProcess), runAs: osIdentity(l.cfg.RunAs),
 		sockets: slices.Clone(spec.UnixSockets), env: cloneMap(spec.Env), stop: make(chan struct{}), lock: lock,
 	}
 	for _, d := range []string{s.work, s.home, s.tmp, filepath.Join(root, "mounts")} {

@@ -41,6 +41,8 @@ type localSession struct {
 	profile    Profile
 	prepared   *osconfine.Prepared // built lazily, dropped when the policy changes
 	running    map[*osconfine.Child]struct{}
+	procs      map[ProcessID]*localProcess // running processes, Exec's included
+	nextProc   int
 	terminated bool
 	nextMount  int
 	// Idle suspension: active counts Exec calls in progress; idle fires

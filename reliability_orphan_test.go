@@ -49,6 +49,12 @@ func runOrphanHost(arg string) int {
 	}
 	<-started
 	<-started
+	// A process started with a handle, never waited for: it too must die
+	// with the host.
+	if _, err := l.Start(ctx, hardened.ID, sh(`sleep 300; : "$1"`, mark)); err != nil {
+		fmt.Println(err)
+		return 1
+	}
 	fmt.Println("ready")
 	select {}
 }

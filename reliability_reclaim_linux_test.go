@@ -37,8 +37,8 @@ func TestHostKilledIsReclaimed(t *testing.T) {
 	if line != "ready\n" {
 		t.Fatalf("helper host: %q", line)
 	}
-	if n := len(markedPids(mark)); n < 4 {
-		t.Fatalf("%d marked processes before the kill, want at least 4", n)
+	if n := len(waitForPids(5, mark)); n < 5 {
+		t.Fatalf("%d marked processes before the kill, want at least 5", n)
 	}
 	cgroupsBefore := hostCgroups(t, host.Process.Pid)
 	t.Logf("cgroups of the host before the kill: %v", cgroupsBefore)

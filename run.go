@@ -17,7 +17,9 @@ import (
 const drainBound = 500 * time.Millisecond
 
 // commandRun is one command from its start to its result: it owns the
-// pipes, the output sinks and the deadline.
+// pipes (or the terminal), the output sinks and the deadline. Exec runs
+// start and then wait; Start runs wait on a goroutine of its own and hands
+// the caller a Process.
 type commandRun struct {
 	start   func(*exec.Cmd) (*osconfine.Child, error)
 	cmd     *exec.Cmd
@@ -25,11 +27,27 @@ type commandRun struct {
 	timeout time.Duration
 	limits  Limits
 	stop    <-chan struct{} // closed when the session is terminated
+	// cancel ends the command like a cancelled ctx (Exec passes
+	// ctx.Done()); nil for a started process, which outlives its call.
+	cancel <-chan struct{}
+	// openStdin keeps the command's stdin open for Process.Stdin when
+	// the request gives none (Start); Exec gives /dev/null instead.
+	openStdin bool
 
 	// closeAfterStart are the child's ends of the pipes; closeAfterWait
 	// are ours (as os/exec keeps them).
 	closeAfterStart []io.Closer
 	closeAfterWait  []io.Closer
+
+	// Set by begin.
+	child    *osconfine.Child
+	began    time.Time
+	stdout   *outputSink
+	stderr   *outputSink
+	outputs  []*os.File // what the copy goroutines read
+	drained  sync.WaitGroup
+	stdinW   io.WriteCloser // the caller's end of stdin (pipe or terminal); nil when fed from the request or /dev/null
+	terminal *os.File       // the terminal's host end, or nil
 }
 
 // pipe makes a pipe whose child end is closed after the start and whose
@@ -55,69 +73,95 @@ func closeAll(cs []io.Closer) {
 	}
 }
 
-// run starts the command, feeds its stdin, captures its output and waits,
-// killing the whole tree on the timeout, a cancelled ctx or Terminate. It
-// returns the result of a command that ran, or the error of one that did
-// not start. It never returns before the output pipes are closed, nor
-// (whatever the caller's writers do) long after the deadline.
+// run is Exec: begin, then wait, killing the whole tree on the timeout, a
+// cancelled ctx or Terminate. It returns the result of a command that
+// ran, or the error of one that did not start. It never returns before
+// the output pipes are closed, nor (whatever the caller's writers do) long
+// after the deadline.
 func (r *commandRun) run(ctx context.Context) (*ExecResult, error) {
-	defer func() { closeAll(r.closeAfterWait) }()
-	stdout := newOutputSink(r.limits.MaxOutputBytes, r.req.Stdout)
-	stderr := newOutputSink(r.limits.MaxOutputBytes, r.req.Stderr)
-	sinks := []*outputSink{stdout, stderr}
+	r.cancel = ctx.Done()
+	if err := r.begin(); err != nil {
+		return nil, err
+	}
+	return r.wait(), nil
+}
+
+// begin sets up stdio, starts the command and the goroutines that copy its
+// output and feed its input. On error nothing is left open.
+func (r *commandRun) begin() (err error) {
+	r.stdout = newOutputSink(r.limits.MaxOutputBytes, r.req.Stdout)
+	r.stderr = newOutputSink(r.limits.MaxOutputBytes, r.req.Stderr)
 	defer func() {
-		// A start that failed must not leave the forwarders waiting.
-		for _, s := range sinks {
-			s.closeInput()
+		if err != nil {
+			// A start that failed must not leave anything open or
+			// the forwarders waiting.
+			closeAll(r.closeAfterStart)
+			closeAll(r.closeAfterWait)
+			r.stdout.closeInput()
+			r.stderr.closeInput()
 		}
 	}()
-
-	outR, outW, err := r.pipe(false)
-	if err != nil {
-		closeAll(r.closeAfterStart)
-		return nil, err
-	}
-	errR, errW, err := r.pipe(false)
-	if err != nil {
-		closeAll(r.closeAfterStart)
-		return nil, err
-	}
-	var inW *os.File
-	if len(r.req.Stdin) > 0 || r.req.StdinReader != nil {
-		var inR *os.File
-		if inW, inR, err = r.pipe(true); err != nil {
-			closeAll(r.closeAfterStart)
-			return nil, err
+	feed := len(r.req.Stdin) > 0 || r.req.StdinReader != nil
+	if r.req.Terminal != nil {
+		if err := r.openTerminal(); err != nil {
+			return err
 		}
-		r.cmd.Stdin = inR
+	} else {
+		outR, outW, err := r.pipe(false)
+		if err != nil {
+			return err
+		}
+		errR, errW, err := r.pipe(false)
+		if err != nil {
+			return err
+		}
+		if feed || r.openStdin {
+			inW, inR, err := r.pipe(true)
+			if err != nil {
+				return err
+			}
+			r.cmd.Stdin, r.stdinW = inR, inW
+		}
+		r.cmd.Stdout, r.cmd.Stderr = outW, errW
+		r.outputs = []*os.File{outR, errR}
 	}
-	r.cmd.Stdout, r.cmd.Stderr = outW, errW
 
-	began := time.Now()
+	r.began = time.Now()
 	child, err := r.start(r.cmd)
 	// The child holds its own copies now; ours must go, or EOF never comes.
 	closeAll(r.closeAfterStart)
+	r.closeAfterStart = nil
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	var drained sync.WaitGroup
-	drained.Add(2)
-	go func() { defer drained.Done(); copyPooled(stdout, outR) }()
-	go func() { defer drained.Done(); copyPooled(stderr, errR) }()
-	if inW != nil {
-		go feedStdin(inW, r.req)
+	r.child = child
+	sinks := []*outputSink{r.stdout, r.stderr}
+	r.drained.Add(len(r.outputs))
+	for i, f := range r.outputs {
+		go func() { defer r.drained.Done(); copyPooled(sinks[i], f) }()
 	}
+	if feed {
+		w := r.stdinW
+		r.stdinW = nil // the request feeds it; the caller has no end
+		go feedStdin(w, r.req)
+	}
+	return nil
+}
 
+// wait waits for the command, kills its tree on the timeout, cancel or
+// Terminate, collects the output and returns the result.
+func (r *commandRun) wait() *ExecResult {
+	defer func() { closeAll(r.closeAfterWait) }()
+	child := r.child
 	res := &ExecResult{}
-	deadline := time.NewTimer(r.timeout)
+	deadline := time.NewTimer(r.timeout - time.Since(r.began))
 	defer deadline.Stop()
 	select {
 	case <-child.Done():
 	case <-deadline.C:
 		res.TimedOut, res.Reason = true, ReasonWallTime
 		child.Kill()
-	case <-ctx.Done():
+	case <-r.cancel:
 		res.TimedOut, res.Reason = true, ReasonCancelled
 		child.Kill()
 	case <-r.stop:
@@ -125,21 +169,22 @@ func (r *commandRun) run(ctx context.Context) (*ExecResult, error) {
 		child.Kill()
 	}
 	child.Wait() // its error is the exit status, read from ProcessState below
-	res.Duration = time.Since(began)
+	res.Duration = time.Since(r.began)
 
-	giveUp, stopWatch := r.watchGiveUp(ctx, deadline.C, res.Reason != ReasonExited)
+	sinks := []*outputSink{r.stdout, r.stderr}
+	giveUp, stopWatch := r.watchGiveUp(deadline.C, res.Reason != ReasonExited)
 	defer close(stopWatch)
-	r.drain(&drained, giveUp, sinks, outR, errR)
+	r.drain(giveUp, sinks, r.outputs...)
 	r.flush(giveUp, sinks)
-	res.Stdout, res.StdoutTruncated, res.StdoutWriterFailed = stdout.result()
-	res.Stderr, res.StderrTruncated, res.StderrWriterFailed = stderr.result()
+	res.Stdout, res.StdoutTruncated, res.StdoutWriterFailed = r.stdout.result()
+	res.Stderr, res.StderrTruncated, res.StderrWriterFailed = r.stderr.result()
 	r.describeEnd(res, child)
-	return res, nil
+	return res
 }
 
 // feedStdin writes the request's stdin and then its reader to w, and
 // closes w (EOF for the command).
-func feedStdin(w *os.File, req *ExecRequest) {
+func feedStdin(w io.WriteCloser, req *ExecRequest) {
 	defer w.Close()
 	if _, err := w.Write(req.Stdin); err != nil {
 		return
@@ -157,7 +202,7 @@ const flushGrace = 100 * time.Millisecond
 // and writers: at the command's deadline, a cancelled ctx or Terminate,
 // or, for a command the library killed, flushGrace from now. Closing
 // stopWatch ends the watch.
-func (r *commandRun) watchGiveUp(ctx context.Context, deadline <-chan time.Time, killed bool) (giveUp, stopWatch chan struct{}) {
+func (r *commandRun) watchGiveUp(deadline <-chan time.Time, killed bool) (giveUp, stopWatch chan struct{}) {
 	giveUp, stopWatch = make(chan struct{}), make(chan struct{})
 	go func() {
 		if killed {
@@ -171,7 +216,7 @@ func (r *commandRun) watchGiveUp(ctx context.Context, deadline <-chan time.Time,
 		} else {
 			select {
 			case <-deadline:
-			case <-ctx.Done():
+			case <-r.cancel:
 			case <-r.stop:
 			case <-stopWatch:
 				return
@@ -186,9 +231,9 @@ func (r *commandRun) watchGiveUp(ctx context.Context, deadline <-chan time.Time,
 // could not reach may hold them: drainBound after the command's exit they
 // are closed. A reader held up by a slow writer is waited for until
 // giveUp, and then the writers are abandoned.
-func (r *commandRun) drain(drained *sync.WaitGroup, giveUp <-chan struct{}, sinks []*outputSink, pipes ...*os.File) {
+func (r *commandRun) drain(giveUp <-chan struct{}, sinks []*outputSink, pipes ...*os.File) {
 	done := make(chan struct{})
-	go func() { drained.Wait(); close(done) }()
+	go func() { r.drained.Wait(); close(done) }()
 	bound := time.NewTimer(drainBound)
 	defer bound.Stop()
 	closePipes := func() {

@@ -180,6 +180,10 @@ type Capabilities struct {
 	Snapshot            bool `json:"snapshot"`
 	Resume              bool `json:"resume"`
 	SuspendOnIdle       bool `json:"suspend_on_idle"`
+	// Processes: the backend is a ProcessBackend (Start, process handles).
+	Processes bool `json:"processes"`
+	// Terminal: commands can run on a pseudo-terminal (ExecRequest.Terminal).
+	Terminal bool `json:"terminal"`
 	// Enforcement is the backend's report: for the filesystem, network,
 	// syscalls, process tree, privileges and each resource limit, whether
 	// it is enforced and by what (and, on Linux, the Landlock ABI).

@@ -103,6 +103,7 @@ func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 		defer devNull.Close()
 	}
 	cmd.SysProcAttr = p.sysProcAttr()
+	controllingTerminal(cmd, cmd.SysProcAttr)
 	if err := markInheritedCloseOnExec(); err != nil {
 		return nil, err
 	}

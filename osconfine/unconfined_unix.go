@@ -28,6 +28,7 @@ func startInNewSession(cmd *exec.Cmd) (*Child, error) {
 	}
 	attr.Setsid, attr.Setpgid, attr.Pgid = true, false, 0
 	attr.Setctty, attr.Foreground = false, false
+	controllingTerminal(cmd, attr)
 	cmd.SysProcAttr = attr
 	if err := markInheritedCloseOnExec(); err != nil {
 		return nil, err

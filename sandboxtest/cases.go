@@ -23,6 +23,10 @@ func mechProcessTree(s sandbox.Enforcement) (string, sandbox.Mechanism) {
 
 // cases is the contract, in report order.
 func (k *kit) cases() []tcase {
+	return append(k.basicCases(), k.processCases()...)
+}
+
+func (k *kit) basicCases() []tcase {
 	return []tcase{
 		{name: "workspace_write_admitted", fn: workspaceWrite},
 		{name: "outside_write_refused", refusal: true, mech: mechFilesystem, fn: outsideWrite},

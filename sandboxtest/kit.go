@@ -15,7 +15,9 @@
 //
 // followed by timeout_kills_and_reports, output_cap_truncates,
 // terminate_leaves_nothing, unknown_session_not_found and
-// exec_after_terminate_not_found. Every case is judged by its effect (a
+// exec_after_terminate_not_found, and, for a [sandbox.ProcessBackend],
+// background_process_answers_later_exec, background_terminate_leaves_nothing,
+// terminal_is_a_tty and terminal_resize_reaches_command. Every case is judged by its effect (a
 // sentinel value read or not, a file present or not, a connection accepted
 // or not, a process alive or not), never by an exit code alone.
 //

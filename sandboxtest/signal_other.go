@@ -1,0 +1,8 @@
+//go:build !unix
+
+package sandboxtest
+
+import "os"
+
+// killSignal ends a process the kit started.
+var killSignal = os.Kill

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -71,19 +70,6 @@ func closeAll(cs []io.Closer) {
 	for _, c := range cs {
 		c.Close()
 	}
-}
-
-// run is Exec: begin, then wait, killing the whole tree on the timeout, a
-// cancelled ctx or Terminate. It returns the result of a command that
-// ran, or the error of one that did not start. It never returns before
-// the output pipes are closed, nor (whatever the caller's writers do) long
-// after the deadline.
-func (r *commandRun) run(ctx context.Context) (*ExecResult, error) {
-	r.cancel = ctx.Done()
-	if err := r.begin(); err != nil {
-		return nil, err
-	}
-	return r.wait(), nil
 }
 
 // begin sets up stdio, starts the command and the goroutines that copy its

@@ -227,9 +227,9 @@ func TestManyBackgroundProcessesLeaveNothing(t *testing.T) {
 		return len(entries)
 	}
 	mark, _ := newMarks(t)
-	settle := func(baseFDs, baseG, baseT int) {
+	settle := func(baseFDs, baseG int) {
 		deadline := time.Now().Add(10 * time.Second)
-		for (fds() > baseFDs || runtime.NumGoroutine() > baseG || threads() > baseT || len(markedPids(mark)) > 0) && time.Now().Before(deadline) {
+		for (fds() > baseFDs || runtime.NumGoroutine() > baseG || len(markedPids(mark)) > 0) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
@@ -240,7 +240,7 @@ func TestManyBackgroundProcessesLeaveNothing(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	baseFDs, baseG, baseT := fds(), runtime.NumGoroutine(), threads()
 	hundredProcesses(t, l, mark)
-	settle(baseFDs, baseG, baseT)
+	settle(baseFDs, baseG)
 	if n := len(markedPids(mark)); n > 0 {
 		t.Errorf("%d processes left after Terminate", n)
 	}
@@ -250,7 +250,10 @@ func TestManyBackgroundProcessesLeaveNothing(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > baseG {
 		t.Errorf("goroutines: %d after, %d before", n, baseG)
 	}
-	if n := threads(); n > baseT {
+	// The runtime may add a few idle threads under another interleaving
+	// of the same work; a spawner thread kept per process would be 100.
+	const runtimeSlack = 10
+	if n := threads(); n > baseT+runtimeSlack {
 		t.Errorf("threads: %d after, %d before", n, baseT)
 	}
 }

@@ -135,7 +135,7 @@ func (s *localSession) launch(op string, plan execPlan, req *ExecRequest, cancel
 		cancel:    cancel,
 		openStdin: openStdin,
 		start: func(c *exec.Cmd) (*osconfine.Child, error) {
-			return s.startTracked(plan.prep, c)
+			return s.startTracked(op, plan.prep, c)
 		},
 	}
 	if err := r.begin(); err != nil {

@@ -192,7 +192,7 @@ func (s *localSession) endExec() {
 // startTracked starts cmd under the session's current confinement and
 // registers the child, so that Terminate kills it. It refuses to start
 // once the session is terminating (errTerminated).
-func (s *localSession) startTracked(prep *osconfine.Prepared, cmd *exec.Cmd) (*osconfine.Child, error) {
+func (s *localSession) startTracked(op string, prep *osconfine.Prepared, cmd *exec.Cmd) (*osconfine.Child, error) {
 	var child *osconfine.Child
 	var err error
 	if prep == nil {
@@ -207,7 +207,7 @@ func (s *localSession) startTracked(prep *osconfine.Prepared, cmd *exec.Cmd) (*o
 				s.mu.Unlock()
 				return nil, errTerminated
 			}
-			p, perr := s.preparedLocked("exec")
+			p, perr := s.preparedLocked(op)
 			s.mu.Unlock()
 			if perr != nil {
 				return nil, perr

@@ -74,7 +74,7 @@ func (ss *session) open(proto Protocol, host string, port int) *attempt {
 			}
 			continue
 		}
-		conn, err := cfg.Dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(addr.WithZone(""), uint16(port)).String())
+		conn, err := cfg.Dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(addr.WithZone("").Unmap(), uint16(port)).String())
 		if err != nil {
 			if dialErr == nil {
 				dialErr = err

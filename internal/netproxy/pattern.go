@@ -262,15 +262,16 @@ func NormalizeHost(host string) (string, error) {
 		}
 		return addr.Unmap().String(), nil
 	}
-	host = strings.TrimSuffix(host, ".")
-	if host == "" {
-		return "", errors.New("empty host name")
-	}
 	ascii, err := hostProfile.ToASCII(host)
 	if err != nil {
 		return "", fmt.Errorf("invalid host name: %v", err)
 	}
+	// One trailing dot (the root) is dropped after mapping, which also
+	// turns full-width and ideographic dots into ".".
 	ascii = strings.TrimSuffix(ascii, ".")
+	if ascii == "" {
+		return "", errors.New("empty host name")
+	}
 	if len(ascii) > 253 {
 		return "", errors.New("host name longer than 253 bytes")
 	}

@@ -246,7 +246,9 @@ func (ss *session) handle(c net.Conn) {
 	cfg := ss.proxy.cfg
 	c.SetReadDeadline(time.Now().Add(cfg.HandshakeTimeout))
 	lim := &capReader{r: c}
-	lim.limit(int64(cfg.MaxHeaderBytes) + 4096) // the header plus bufio's read-ahead
+	// The reader asks for more only while the header is incomplete, so
+	// reads beyond the limit mean a header larger than it.
+	lim.limit(int64(cfg.MaxHeaderBytes))
 	br := bufio.NewReaderSize(lim, 4096)
 	first, err := br.Peek(1)
 	if err != nil {

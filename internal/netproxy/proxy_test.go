@@ -402,7 +402,7 @@ func TestCounter(t *testing.T) {
 	}
 }
 
-func startEcho(t *testing.T) string {
+func startEcho(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

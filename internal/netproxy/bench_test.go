@@ -1,0 +1,165 @@
+package netproxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// loopResolver maps every name to 127.0.0.1.
+type loopResolver struct{}
+
+func (loopResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// benchProxy serves a proxy with the default dialer whose list admits
+// bench.test and the loopback server's port.
+func benchProxy(b *testing.B, port string) string {
+	b.Helper()
+	tp := startProxyConfig(b, Config{Resolver: loopResolver{}}, "bench.test:"+port, "127.0.0.1:"+port)
+	return tp.addr
+}
+
+// sourceServer writes size bytes on every connection, then closes it.
+func sourceServer(b *testing.B, size func() int64) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	buf := make([]byte, 1<<20)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for left := size(); left > 0; {
+					n, err := c.Write(buf[:min(left, int64(len(buf)))])
+					if err != nil {
+						return
+					}
+					left -= int64(n)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// drain reads c to EOF with a large buffer and returns the byte count.
+func drain(c net.Conn, buf []byte) int64 {
+	var total int64
+	for {
+		n, err := c.Read(buf)
+		total += int64(n)
+		if err != nil {
+			return total
+		}
+	}
+}
+
+// dialTunnel opens a CONNECT tunnel through the proxy.
+func dialTunnel(tb testing.TB, proxyAddr, target string) net.Conn {
+	c, err := net.Dial("tcp", proxyAddr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != 200 {
+		tb.Fatalf("CONNECT %s: %v %v", target, resp, err)
+	}
+	return &bufConn{c, br} // the server may have spoken already
+}
+
+// BenchmarkTransfer moves b.N MiB over direct loopback and then through a
+// CONNECT tunnel, in the same run, and reports both rates and their
+// ratio. -benchtime=1024x moves 1 GiB each way.
+func BenchmarkTransfer(b *testing.B) {
+	var size int64
+	src := sourceServer(b, func() int64 { return size })
+	_, port, _ := net.SplitHostPort(src)
+	proxyAddr := benchProxy(b, port)
+	buf := make([]byte, 1<<20)
+
+	size = int64(b.N) << 20
+	b.SetBytes(2 << 20) // each iteration moves 1 MiB directly and 1 MiB proxied
+	b.ResetTimer()
+
+	start := time.Now()
+	c, err := net.Dial("tcp", src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := drain(c, buf); n != size {
+		b.Fatalf("direct: %d of %d bytes", n, size)
+	}
+	c.Close()
+	direct := time.Since(start)
+
+	start = time.Now()
+	c = dialTunnel(b, proxyAddr, "bench.test:"+port)
+	if n := drain(c, buf); n != size {
+		b.Fatalf("proxied: %d of %d bytes", n, size)
+	}
+	c.Close()
+	proxied := time.Since(start)
+
+	b.StopTimer()
+	mib := float64(size) / (1 << 20)
+	b.ReportMetric(mib/direct.Seconds(), "direct-MiB/s")
+	b.ReportMetric(mib/proxied.Seconds(), "proxy-MiB/s")
+	b.ReportMetric(direct.Seconds()/proxied.Seconds(), "throughput-ratio")
+}
+
+// BenchmarkSetup opens b.N connections directly and b.N through the
+// proxy (CONNECT, guard, dial, one byte each way), in the same run, and
+// reports the time of each and the ratio.
+func BenchmarkSetup(b *testing.B) {
+	echo := startEcho(b)
+	_, port, _ := net.SplitHostPort(echo)
+	proxyAddr := benchProxy(b, port)
+	one := make([]byte, 1)
+	ping := func(c net.Conn) {
+		if _, err := c.Write(one); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, one); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		c, err := net.Dial("tcp", echo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ping(c)
+	}
+	direct := time.Since(start)
+	start = time.Now()
+	for range b.N {
+		ping(dialTunnel(b, proxyAddr, "bench.test:"+port))
+	}
+	proxied := time.Since(start)
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(direct.Microseconds())/n, "direct-µs/conn")
+	b.ReportMetric(float64(proxied.Microseconds())/n, "proxy-µs/conn")
+	b.ReportMetric(float64(proxied-direct)/float64(time.Microsecond)/n, "extra-µs/conn")
+	b.ReportMetric(proxied.Seconds()/direct.Seconds(), "setup-ratio")
+}

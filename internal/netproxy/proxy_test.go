@@ -448,3 +448,29 @@ func rawHTTP(t *testing.T, addr, req string) string {
 	b, _ := io.ReadAll(bufio.NewReader(c))
 	return string(b)
 }
+
+// TestInternationalNames: the list, the CONNECT host and the resolver
+// all see one ASCII form.
+func TestInternationalNames(t *testing.T) {
+	echo := startEcho(t)
+	fn := newFakeNet()
+	fn.name("xn--bcher-kva.test", "203.0.113.70")
+	fn.route(t, "203.0.113.70:7", echo)
+	tp := startProxy(t, fn, "bücher.test:7")
+	for _, host := range []string{"XN--BCHER-KVA.test.", "BÜCHER.test"} {
+		c, status, _ := tp.connect(t, host+":7")
+		if status != 200 {
+			t.Fatalf("CONNECT %s: %d", host, status)
+		}
+		roundTrip(t, c, "idn")
+		c.Close()
+		if e := tp.event(t); !e.Allowed || e.Host != "xn--bcher-kva.test" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	for _, name := range fn.looked {
+		if name != "xn--bcher-kva.test" {
+			t.Errorf("resolver asked for %q", name)
+		}
+	}
+}

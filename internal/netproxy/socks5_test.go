@@ -1,6 +1,7 @@
 package netproxy
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"net"
@@ -141,5 +142,34 @@ func TestSOCKS5AuthOnlyClient(t *testing.T) {
 	}
 	if e := tp.event(t); e.Allowed || e.Protocol != ProtoSOCKS5 {
 		t.Errorf("event %+v", e)
+	}
+}
+
+// TestSOCKS5ServerNameChecked: the TLS server name check applies to
+// SOCKS5 tunnels as to CONNECT ones.
+func TestSOCKS5ServerNameChecked(t *testing.T) {
+	w := newWorld(t, "allowed.test")
+	s := w.sites["allowed.test"]
+	tp := startProxy(t, w.fn, w.entry("allowed.test"))
+	d, err := xproxy.SOCKS5("tcp", tp.addr, nil, xproxy.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sni := range []string{"other.test", "allowed.test"} {
+		c, err := d.Dial("tcp", w.entry("allowed.test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(c, &tls.Config{RootCAs: getPKI(t).pool, ServerName: sni, InsecureSkipVerify: sni != "allowed.test"})
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		err = tc.Handshake()
+		tc.Close()
+		e := tp.event(t)
+		if (err == nil) != (sni == "allowed.test") || e.Allowed != (sni == "allowed.test") {
+			t.Errorf("SNI %s: handshake %v, event %+v", sni, err, e)
+		}
+	}
+	if n := s.hello.Load(); n != 1 {
+		t.Errorf("server saw %d ClientHellos, want 1", n)
 	}
 }

@@ -31,7 +31,11 @@
 // # Patterns
 //
 // See [ParsePattern]. An entry without a port admits ports 80 and 443
-// only ([DefaultPorts]); "host:*" admits any port. Name entries match
+// only; "host:*" admits any port. An entry names a web service, not
+// every service of a host: with "any port" as the default, an entry such
+// as "*.amazonaws.com" would make the proxy a TCP relay to every port of
+// every machine under that name, which is not what a user who allowed a
+// package index meant. Name entries match
 // names and address entries (IP literals, CIDR blocks) match addresses:
 // "CONNECT 1.2.3.4:443" needs an address entry even when an allowed name
 // resolves to 1.2.3.4.

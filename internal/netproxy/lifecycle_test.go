@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -123,4 +124,38 @@ func mustListen(t *testing.T) net.Listener {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// flakyListener fails its first Accepts with a temporary error, as
+// accept(2) does with EMFILE.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+type tempErr struct{}
+
+func (tempErr) Error() string   { return "too many open files" }
+func (tempErr) Temporary() bool { return true }
+func (tempErr) Timeout() bool   { return false }
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, tempErr{}
+	}
+	return l.Listener.Accept()
+}
+
+// TestServeSurvivesTemporaryAcceptErrors: running out of descriptors for
+// a moment must not end a session's network.
+func TestServeSurvivesTemporaryAcceptErrors(t *testing.T) {
+	fl := &flakyListener{Listener: mustListen(t)}
+	fl.fails.Store(3)
+	p := New(Config{Resolver: newFakeNet(), Dialer: newFakeNet()})
+	defer p.Close()
+	go p.Serve(fl, Session{ID: "s"})
+	_, status, _ := (&testProxy{addr: fl.Addr().String()}).connect(t, "any.test:443")
+	if status != 403 {
+		t.Errorf("status %d after temporary accept errors, want the proxy's 403", status)
+	}
 }

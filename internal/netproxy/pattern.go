@@ -28,12 +28,12 @@ func (e *PatternError) Error() string {
 // Is makes errors.Is(err, ErrInvalidPattern) true.
 func (e *PatternError) Is(target error) bool { return target == ErrInvalidPattern }
 
-// DefaultPorts are the ports an entry without ":port" admits. An entry
+// defaultPorts are the ports an entry without ":port" admits. An entry
 // names a web service, not every service of that host: with "any port" as
 // the default, an entry such as "*.amazonaws.com" would turn the proxy into
 // a TCP relay to every port of every machine under that name. Write
 // "host:*" for any port.
-var DefaultPorts = [...]int{80, 443}
+var defaultPorts = [...]int{80, 443}
 
 type patternKind uint8
 
@@ -51,7 +51,7 @@ type Pattern struct {
 	kind   patternKind
 	name   string       // ASCII lower-case, no trailing dot; for wildcards the suffix without "*."
 	prefix netip.Prefix // kindPrefix only; an IP literal is a full-length prefix
-	port   int          // 0: DefaultPorts; anyPort; else the one port
+	port   int          // 0: defaultPorts; anyPort; else the one port
 	raw    string
 }
 
@@ -73,7 +73,7 @@ func (p Pattern) admitsPort(port int) bool {
 	case anyPort:
 		return true
 	case 0:
-		for _, d := range DefaultPorts {
+		for _, d := range defaultPorts {
 			if port == d {
 				return true
 			}

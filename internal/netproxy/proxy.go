@@ -168,10 +168,10 @@ func (ss *session) acceptLoop(l net.Listener) error {
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && ss.ctx.Err() == nil {
-				// EMFILE and friends surface as temporary: back off as
-				// net/http does rather than spin or give up.
+			// EMFILE and friends are temporary: back off as net/http
+			// does rather than spin, or end the session's network.
+			var tmp interface{ Temporary() bool }
+			if errors.As(err, &tmp) && tmp.Temporary() && ss.ctx.Err() == nil {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(delay):

@@ -13,6 +13,7 @@ const (
 	ProtoHTTPConnect Protocol = "http-connect" // an HTTP CONNECT tunnel
 	ProtoHTTP        Protocol = "http"         // an absolute-form plain HTTP request
 	ProtoSOCKS5      Protocol = "socks5"       // a SOCKS5 CONNECT
+	ProtoSOCKS4      Protocol = "socks4"       // refused: SOCKS4 cannot name what the guard needs
 )
 
 // Event is the audit record of one attempt: one tunnel, or one plain HTTP

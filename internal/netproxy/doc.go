@@ -81,4 +81,16 @@
 //
 // Every attempt yields one [Event] to [Session.OnEvent]: refusals at once,
 // admitted tunnels and requests when they end, with the bytes each way.
+//
+// # What it does not cover
+//
+// Only clients that speak to a proxy go anywhere: UDP (DNS, QUIC and
+// HTTP/3), ICMP and programs that ignore the proxy variables are the
+// confinement's business (in a network namespace with loopback only they
+// reach nothing). Inside an admitted tunnel the proxy sees only the
+// ClientHello: what the client says after the handshake, and any
+// protocol that is not TLS, passes unread. Plain HTTP requests are
+// forwarded one per connection, without upstream keep-alive. Tunnels and
+// requests have no idle timeout of their own; they end with either side
+// or with the session.
 package netproxy

@@ -259,8 +259,10 @@ func (ss *session) handle(c net.Conn) {
 	case socks5Version:
 		ss.serveSOCKS5(cc)
 	case 0x04:
-		// SOCKS4 cannot carry what the guard needs (4a sends names, 4
-		// only addresses) and no client needs it: close.
+		// SOCKS4 has no way to say why it was refused beyond "rejected",
+		// and every client that speaks it speaks SOCKS5 too.
+		c.Write([]byte{0x00, 0x5b, 0, 0, 0, 0, 0, 0}) // request rejected
+		ss.emit(Event{Protocol: ProtoSOCKS4, Reason: "SOCKS4 is not supported: use SOCKS5 or HTTP", Start: time.Now()})
 	default:
 		ss.serveHTTP(cc)
 	}

@@ -173,3 +173,21 @@ func TestSOCKS5ServerNameChecked(t *testing.T) {
 		t.Errorf("server saw %d ClientHellos, want 1", n)
 	}
 }
+
+func TestSOCKS4Refused(t *testing.T) {
+	tp := startProxy(t, newFakeNet(), "echo.test:7")
+	c, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte{4, 1, 0, 7, 203, 0, 113, 50, 0})
+	var rep [8]byte
+	if _, err := io.ReadFull(c, rep[:]); err != nil || rep[1] != 0x5b {
+		t.Errorf("SOCKS4 reply %v %v, want rejected (0x5b)", rep, err)
+	}
+	if e := tp.event(t); e.Allowed || e.Protocol != ProtoSOCKS4 {
+		t.Errorf("event %+v", e)
+	}
+}

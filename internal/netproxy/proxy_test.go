@@ -474,3 +474,71 @@ func TestInternationalNames(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedClientHello: a client that sends its ClientHello right
+// behind the CONNECT request, before the answer, is checked all the same.
+func TestPipelinedClientHello(t *testing.T) {
+	w := newWorld(t, "allowed.test")
+	s := w.sites["allowed.test"]
+	tp := startProxy(t, w.fn, w.entry("allowed.test"))
+	for _, sni := range []string{"other.test", "allowed.test"} {
+		c, err := net.Dial("tcp", tp.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := w.entry("allowed.test")
+		req := append([]byte("CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\n\r\n"), captureClientHello(t, sni)...)
+		c.Write(req)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("SNI %s: %v %v", sni, resp, err)
+		}
+		// The matching ClientHello gets a ServerHello (a handshake
+		// record); the other one gets the connection closed.
+		first, err := br.ReadByte()
+		if sni == "allowed.test" && (err != nil || first != 0x16) {
+			t.Errorf("SNI %s: first byte %#x, %v; want a ServerHello", sni, first, err)
+		}
+		if sni != "allowed.test" && err == nil {
+			t.Errorf("SNI %s: read %#x; want the connection closed", sni, first)
+		}
+		c.Close()
+		if e := tp.event(t); e.Allowed != (sni == "allowed.test") {
+			t.Errorf("SNI %s: event %+v", sni, e)
+		}
+	}
+	if n := s.hello.Load(); n != 1 {
+		t.Errorf("server saw %d ClientHellos, want 1 (the matching one)", n)
+	}
+}
+
+// TestServerSpeaksFirst: a tunnel relays the upstream's greeting before
+// the client sends anything (SSH, SMTP and the like).
+func TestServerSpeaksFirst(t *testing.T) {
+	ln := mustListen(t)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		io.WriteString(c, "220 banner\r\n")
+		io.Copy(c, c)
+		c.Close()
+	}()
+	fn := newFakeNet()
+	fn.name("smtp.test", "203.0.113.80")
+	fn.route(t, "203.0.113.80:25", ln.Addr().String())
+	tp := startProxy(t, fn, "smtp.test:25")
+	c, status, _ := tp.connect(t, "smtp.test:25")
+	if status != 200 {
+		t.Fatal(status)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	banner := make([]byte, len("220 banner\r\n"))
+	if _, err := io.ReadFull(c, banner); err != nil || string(banner) != "220 banner\r\n" {
+		t.Fatalf("banner %q %v", banner, err)
+	}
+	roundTrip(t, c, "EHLO x\r\n")
+}

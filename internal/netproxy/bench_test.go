@@ -22,10 +22,16 @@ func (loopResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, 
 
 // benchProxy serves a proxy with the default dialer whose list admits
 // bench.test and the loopback server's port.
-func benchProxy(b *testing.B, port string) string {
+// Events go to a Counter, as a backend would count them per exec.
+func benchProxy(b *testing.B, port string) (string, *Counter) {
 	b.Helper()
-	tp := startProxyConfig(b, Config{Resolver: loopResolver{}}, "bench.test:"+port, "127.0.0.1:"+port)
-	return tp.addr
+	ln := mustListen(b)
+	p := New(Config{Resolver: loopResolver{}})
+	b.Cleanup(func() { p.Close() })
+	list := MustParseList("bench.test:"+port, "127.0.0.1:"+port)
+	var tally Counter
+	go p.Serve(ln, Session{ID: "bench", Policy: func() *List { return list }, OnEvent: tally.Record})
+	return ln.Addr().String(), &tally
 }
 
 // sourceServer writes size bytes on every connection, then closes it.
@@ -108,7 +114,7 @@ func benchTransfer(b *testing.B) {
 	var size atomic.Int64
 	src := sourceServer(b, size.Load)
 	_, port, _ := net.SplitHostPort(src)
-	proxyAddr := benchProxy(b, port)
+	proxyAddr, _ := benchProxy(b, port)
 	buf := make([]byte, 1<<20)
 	total := int64(b.N) << 20
 	b.SetBytes(2 << 20) // each iteration moves 1 MiB directly and 1 MiB proxied
@@ -157,7 +163,7 @@ func benchTransfer(b *testing.B) {
 func BenchmarkSetup(b *testing.B) {
 	echo := startEcho(b)
 	_, port, _ := net.SplitHostPort(echo)
-	proxyAddr := benchProxy(b, port)
+	proxyAddr, tally := benchProxy(b, port)
 	one := make([]byte, 1)
 	ping := func(c net.Conn) {
 		if _, err := c.Write(one); err != nil {
@@ -184,6 +190,13 @@ func BenchmarkSetup(b *testing.B) {
 	}
 	proxied := time.Since(start)
 	b.StopTimer()
+	// Every tunnel is audited once it ends; the last may still be ending.
+	for deadline := time.Now().Add(5 * time.Second); tally.Snapshot().Allowed < b.N && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if s := tally.Take(); s.Allowed != b.N || s.Refused != 0 || s.BytesUp != int64(b.N) || s.BytesDown != int64(b.N) {
+		b.Errorf("audit of %d tunnels: %+v", b.N, s)
+	}
 	n := float64(b.N)
 	b.ReportMetric(float64(direct.Microseconds())/n, "direct-µs/conn")
 	b.ReportMetric(float64(proxied.Microseconds())/n, "proxy-µs/conn")

@@ -111,7 +111,7 @@ func TestServeEndsWithListener(t *testing.T) {
 	roundTrip(t, tunA, "a still works")
 }
 
-func mustListen(t *testing.T) net.Listener {
+func mustListen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -70,7 +70,8 @@ type Session struct {
 	Policy func() *List
 	// OnEvent, if set, receives every attempt's audit record: refusals at
 	// once, admitted attempts when they end. It is called from the
-	// connection's goroutine; it should not block.
+	// connection's goroutine, which it holds up (and with it the
+	// connection's end) while it runs: it should not block.
 	OnEvent func(Event)
 }
 

@@ -95,9 +95,11 @@ func dialTunnel(tb testing.TB, proxyAddr, target string) net.Conn {
 // through a CONNECT tunnel in the same run, interleaved in 8 rounds so
 // that other load on the machine hits both alike, and reports both rates
 // and their ratio. -benchtime=1024x moves 1 GiB each way. The "splice"
-// case is what the proxy does; "buffer" forces a 1 MiB user-space copy.
+// case is what the proxy does; "buffer" forces a 1 MiB user-space copy;
+// "bare-relay" is no proxy at all, just two io.Copy calls between the
+// sockets: the ceiling of any relay on this machine.
 func BenchmarkTransfer(b *testing.B) {
-	b.Run("splice", func(b *testing.B) { benchTransfer(b) })
+	b.Run("splice", func(b *testing.B) { benchTransfer(b, tunnelVia) })
 	b.Run("buffer", func(b *testing.B) {
 		old := relayCopy
 		relayCopy = func(dst io.Writer, src io.Reader) (int64, error) {
@@ -105,16 +107,50 @@ func BenchmarkTransfer(b *testing.B) {
 			return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, 1<<20))
 		}
 		defer func() { relayCopy = old }()
-		benchTransfer(b)
+		benchTransfer(b, tunnelVia)
 	})
+	b.Run("bare-relay", func(b *testing.B) { benchTransfer(b, bareRelay) })
 }
 
-func benchTransfer(b *testing.B) {
+// tunnelVia returns a dial function through a CONNECT tunnel of a proxy.
+func tunnelVia(b *testing.B, src string) func() net.Conn {
+	_, port, _ := net.SplitHostPort(src)
+	proxyAddr, _ := benchProxy(b, port)
+	return func() net.Conn { return dialTunnel(b, proxyAddr, "bench.test:"+port) }
+}
+
+// bareRelay returns a dial function through a relay that only copies.
+func bareRelay(b *testing.B, src string) func() net.Conn {
+	ln := mustListen(b)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", src)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+}
+
+func benchTransfer(b *testing.B, via func(*testing.B, string) func() net.Conn) {
 	const rounds = 8
 	var size atomic.Int64
 	src := sourceServer(b, size.Load)
-	_, port, _ := net.SplitHostPort(src)
-	proxyAddr, _ := benchProxy(b, port)
+	dialProxied := via(b, src)
 	buf := make([]byte, 1<<20)
 	total := int64(b.N) << 20
 	b.SetBytes(2 << 20) // each iteration moves 1 MiB directly and 1 MiB proxied
@@ -132,7 +168,7 @@ func benchTransfer(b *testing.B) {
 			start := time.Now()
 			var c net.Conn
 			if viaProxy {
-				c = dialTunnel(b, proxyAddr, "bench.test:"+port)
+				c = dialProxied()
 			} else {
 				var err error
 				if c, err = net.Dial("tcp", src); err != nil {

@@ -20,13 +20,24 @@ func (loopResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, 
 	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
 }
 
+// loopbackDialer is a real dialer that refuses every address but
+// loopback, so that a broken guard cannot send a packet elsewhere.
+type loopbackDialer struct{ net.Dialer }
+
+func (d loopbackDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ap, err := netip.ParseAddrPort(addr); err != nil || !ap.Addr().IsLoopback() {
+		return nil, fmt.Errorf("benchmark dialer: %s is not loopback", addr)
+	}
+	return d.Dialer.DialContext(ctx, network, addr)
+}
+
 // benchProxy serves a proxy with the default dialer whose list admits
 // bench.test and the loopback server's port.
 // Events go to a Counter, as a backend would count them per exec.
 func benchProxy(b *testing.B, port string) (string, *Counter) {
 	b.Helper()
 	ln := mustListen(b)
-	p := New(Config{Resolver: loopResolver{}})
+	p := New(Config{Resolver: loopResolver{}, Dialer: loopbackDialer{}})
 	b.Cleanup(func() { p.Close() })
 	list := MustParseList("bench.test:"+port, "127.0.0.1:"+port)
 	var tally Counter

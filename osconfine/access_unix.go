@@ -9,12 +9,10 @@ import (
 	"syscall"
 )
 
-// CheckAccess reports whether id (with no supplementary groups) can reach
-// dir, an absolute directory path, through every ancestor, read and list
-// it, and, with write, create files in it, judging by owner, group and
-// mode bits. Capabilities, ACLs and Landlock are not considered: the point
-// is that the child's uid would be refused by plain permissions.
-func CheckAccess(dir string, id Identity, write bool) error {
+// checkAccess walks from dir up to / and compares each directory's mode
+// bits with what id needs there: search on every ancestor, read (and write)
+// on dir itself.
+func checkAccess(dir string, id Identity, write bool) error {
 	dir = filepath.Clean(dir)
 	for p := dir; ; p = filepath.Dir(p) {
 		var need os.FileMode = 0o1 // search

@@ -36,9 +36,9 @@ import (
 
 const sandboxExecPath = "/usr/bin/sandbox-exec"
 
-// Prepared is a policy checked against this host, with its sandbox profile
-// generated once and reused by every start.
-type Prepared struct {
+// prepared is the macOS part of a Prepared: the sandbox profile, generated
+// once and reused by every start.
+type prepared struct {
 	profile string
 	limits  Limits
 	// trampoline is the host executable that applies the rlimits; empty
@@ -95,18 +95,8 @@ func checkSandboxExec() error {
 	return nil
 }
 
-// Prepare checks p against what this host enforces, resolves its paths as
-// the kernel reports them (/tmp is /private/tmp) and generates the sandbox
-// profile. It fails with an error wrapping ErrUnsupported, naming the
-// mechanism, when any part of p cannot be enforced, and with an error
-// wrapping fs.ErrNotExist when a required path is missing.
-func Prepare(p Policy) (*Prepared, error) {
-	if err := Probe().Check(p); err != nil {
-		return nil, err
-	}
-	return prepare(p)
-}
-
+// prepare resolves the paths of p as the kernel reports them (/tmp is
+// /private/tmp) and generates the sandbox profile.
 func prepare(p Policy) (*Prepared, error) {
 	if err := checkSandboxExec(); err != nil {
 		return nil, fmt.Errorf("%w: filesystem confinement: %v", ErrUnsupported, err)
@@ -119,7 +109,7 @@ func prepare(p Policy) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	prep := &Prepared{profile: profile, limits: p.Limits}
+	prep := &Prepared{prepared: prepared{profile: profile, limits: p.Limits}}
 	if hasRlimits(p.Limits) {
 		if prep.trampoline, err = trampolinePath(); err != nil {
 			return nil, fmt.Errorf("%w: resource limits: %v", ErrUnsupported, err)
@@ -178,21 +168,13 @@ func resolveDarwinPath(p string) (string, error) {
 	return resolveDarwinAlias(r), nil
 }
 
-// Close releases nothing: the profile is a string.
-func (p *Prepared) Close() error { return nil }
+// close releases nothing: the profile is a string.
+func (p *Prepared) close() error { return nil }
 
-// Start starts cmd under the prepared profile. It rewrites cmd.Path and
-// cmd.Args to run through sandbox-exec (and the rlimit trampoline when the
-// policy sets limits), and starts cmd in a new session. The command's
-// argv[0] becomes its path, because sandbox-exec passes the path it execs as
-// argv[0].
-func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
-	if cmd.Process != nil {
-		return nil, errors.New("osconfine: Start: command already started")
-	}
-	if cmd.Err != nil {
-		return nil, cmd.Err
-	}
+// start rewrites cmd.Path and cmd.Args to run through sandbox-exec (and the
+// rlimit trampoline when the policy sets limits), and starts cmd in a new
+// session.
+func (p *Prepared) start(cmd *exec.Cmd) (*Child, error) {
 	target := cmd.Path
 	if !strings.Contains(target, "/") {
 		// sandbox-exec would search PATH for a bare name; os/exec means

@@ -1,10 +1,12 @@
 package osconfine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,7 +195,7 @@ func TestDarwinProcessTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGroupTreeDies(t, prep, "/bin/bash")
+	checkGroupTreeDies(t, prep.Start, "/bin/bash")
 }
 
 func TestDarwinPrepareFailsClosed(t *testing.T) {
@@ -206,4 +208,20 @@ func TestDarwinPrepareFailsClosed(t *testing.T) {
 	if _, err := Prepare(p); err != nil {
 		t.Errorf("missing optional path: %v", err)
 	}
+}
+
+// runScript runs shell -c script through prep with a minimal environment
+// and returns its combined output and the Wait error.
+func runScript(t *testing.T, prep *Prepared, shell, path, script string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(shell, "-c", script)
+	cmd.Env = []string{"PATH=" + path, "LANG=C"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	child, err := prep.Start(cmd)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	err = child.Wait()
+	return out.String(), err
 }

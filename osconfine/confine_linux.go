@@ -6,18 +6,15 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// Prepared is a policy checked against this host, with the Landlock ruleset
-// and the seccomp program built once and reused by every start.
-type Prepared struct {
-	// mu is held shared by every Start and exclusively by Close, so the
-	// ruleset fd is never closed (and its number reused) under a start.
-	mu           sync.RWMutex
+// prepared is the Linux part of a Prepared: the Landlock ruleset and the
+// seccomp program, built once and reused by every start, and the spawner
+// threads that start children.
+type prepared struct {
 	policy       Policy
 	support      Support
 	rulesetFD    int
@@ -35,20 +32,15 @@ type Prepared struct {
 	closing chan struct{}
 }
 
-// Prepare checks p against what this host enforces and builds the ruleset
-// and filter. It fails with an error wrapping ErrUnsupported, naming the
-// mechanism, when any part of p cannot be enforced.
-func Prepare(p Policy) (*Prepared, error) {
-	s := Probe()
-	if err := s.Check(p); err != nil {
-		return nil, err
-	}
+// prepare builds the ruleset, the filter and the namespaces for p, which
+// Prepare checked against Probe.
+func prepare(p Policy) (*Prepared, error) {
 	if err := checkLimitRange(p.Limits); err != nil {
 		return nil, err
 	}
-	prep := &Prepared{policy: p, support: s, rulesetFD: -1, capLast: -1, netnsFD: -1,
-		jobs: make(chan *spawnJob), closing: make(chan struct{})}
-	fd, flags, err := newLandlockRuleset(p, s.LandlockABI)
+	prep := &Prepared{prepared: prepared{policy: p, support: Probe(), rulesetFD: -1, capLast: -1, netnsFD: -1,
+		jobs: make(chan *spawnJob), closing: make(chan struct{})}}
+	fd, flags, err := newLandlockRuleset(p, prep.support.LandlockABI)
 	if err != nil {
 		return nil, err
 	}
@@ -64,15 +56,10 @@ func Prepare(p Policy) (*Prepared, error) {
 	return prep, nil
 }
 
-// Close releases the ruleset. Children already started are not affected.
-func (p *Prepared) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.closing:
-	default:
-		close(p.closing)
-	}
+// close releases the ruleset and the network namespace, and tells idle
+// spawner threads to exit; Close holds p.mu and calls it once.
+func (p *Prepared) close() error {
+	close(p.closing)
 	if p.netnsFD >= 0 {
 		unix.Close(p.netnsFD)
 		p.netnsFD = -1
@@ -85,16 +72,8 @@ func (p *Prepared) Close() error {
 	return err
 }
 
-// Start starts cmd confined by the prepared policy. The caller sets
-// cmd.Stdin, cmd.Stdout and cmd.Stderr to *os.File values (or leaves them
-// nil for /dev/null, which is opened here, before confinement), because a
-// confined spawner thread cannot open files once the child has started.
-func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.rulesetFD < 0 {
-		return nil, ErrClosed
-	}
+// start hands cmd to a spawner thread of p; Start holds p.mu shared.
+func (p *Prepared) start(cmd *exec.Cmd) (*Child, error) {
 	devNull, err := stdioFiles(cmd)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package osconfine
 
 import (
-	"errors"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -33,9 +32,9 @@ import (
 // the host too). NtResumeProcess would avoid the snapshot but is an
 // undocumented ntdll export; Toolhelp32 is documented and stable.
 
-// Prepared is a policy checked against this host; each Start creates its
-// own job from the computed limits.
-type Prepared struct {
+// prepared is the Windows part of a Prepared: the Job Object limits each
+// start gives the job it creates.
+type prepared struct {
 	limits jobLimits
 }
 
@@ -63,31 +62,18 @@ func probe() Support {
 	}
 }
 
-// Prepare checks p against what this host enforces. Filesystem confinement
-// is not enforced on Windows, so Prepare fails with an error wrapping
-// ErrUnsupported that says so.
-func Prepare(p Policy) (*Prepared, error) {
-	if err := Probe().Check(p); err != nil {
-		return nil, err
-	}
-	return prepare(p)
-}
-
 // prepare computes the job limits for p without checking p against
 // Support; the tests use it to exercise the job, which Check never lets
 // through on its own.
 func prepare(p Policy) (*Prepared, error) {
-	return &Prepared{limits: computeJobLimits(p.Limits, runtime.NumCPU())}, nil
+	return &Prepared{prepared: prepared{limits: computeJobLimits(p.Limits, runtime.NumCPU())}}, nil
 }
 
-// Close releases nothing: jobs belong to the children.
-func (p *Prepared) Close() error { return nil }
+// close releases nothing: jobs belong to the children.
+func (p *Prepared) close() error { return nil }
 
-// Start starts cmd suspended, puts it in a new job and resumes it.
-func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
-	if cmd.Process != nil {
-		return nil, errors.New("osconfine: Start: command already started")
-	}
+// start starts cmd suspended, puts it in a new job and resumes it.
+func (p *Prepared) start(cmd *exec.Cmd) (*Child, error) {
 	job, err := newJob(p.limits)
 	if err != nil {
 		return nil, err

@@ -7,10 +7,8 @@ import (
 	"syscall"
 )
 
-// ExitSignal returns the name of the signal that ended a process ("" if it
-// exited), and the limit that signal stands for: "cpu_time" for SIGXCPU,
-// "file_size" for SIGXFSZ, "" otherwise.
-func ExitSignal(st *os.ProcessState) (signal, limit string) {
+// exitSignal reads the signal from the wait status.
+func exitSignal(st *os.ProcessState) (signal, limit string) {
 	ws, ok := st.Sys().(syscall.WaitStatus)
 	if !ok || !ws.Signaled() {
 		return "", ""

@@ -3,7 +3,6 @@
 package osconfine
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,10 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// checkGroupTreeDies runs shell scripts through prep and checks that Kill
+// checkGroupTreeDies runs shell scripts through startCmd and checks that Kill
 // reaches a grandchild and that a background grandchild dies when the
 // command exits (and Wait returns then).
-func checkGroupTreeDies(t *testing.T, prep *Prepared, shell string) {
+func checkGroupTreeDies(t *testing.T, startCmd func(*exec.Cmd) (*Child, error), shell string) {
 	t.Helper()
 	start := func(script string) (*Child, int) {
 		r, w, err := os.Pipe()
@@ -27,7 +26,7 @@ func checkGroupTreeDies(t *testing.T, prep *Prepared, shell string) {
 		defer r.Close()
 		cmd := exec.Command(shell, "-c", script)
 		cmd.Stdout = w
-		child, err := prep.Start(cmd)
+		child, err := startCmd(cmd)
 		w.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -74,20 +73,4 @@ func checkGroupTreeDies(t *testing.T, prep *Prepared, shell string) {
 		t.Errorf("background grandchild %d survived the command's exit", gc)
 		unix.Kill(gc, unix.SIGKILL)
 	}
-}
-
-// runScript runs shell -c script through prep with a minimal environment
-// and returns its combined output and the Wait error.
-func runScript(t *testing.T, prep *Prepared, shell, path, script string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(shell, "-c", script)
-	cmd.Env = []string{"PATH=" + path, "LANG=C"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	child, err := prep.Start(cmd)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	err = child.Wait()
-	return out.String(), err
 }

@@ -9,12 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ChildIdentity returns the identity children of p run as when it differs
-// from the host process's, and whether it does. On a root host that is
-// p.RunAs, or DefaultChildIdentity; an explicit RunAs of uid 0 keeps the
-// children root (without capabilities). An unprivileged host cannot give
-// its children another identity: they run as the host's user.
-func ChildIdentity(p Policy) (Identity, bool) {
+// childIdentity is p.RunAs or DefaultChildIdentity on a root host, unless
+// that is uid 0; an unprivileged host cannot give its children another
+// identity.
+func childIdentity(p Policy) (Identity, bool) {
 	if !probeHost().root {
 		return Identity{}, false
 	}

@@ -2,6 +2,5 @@
 
 package osconfine
 
-// ChildIdentity reports that children run as the host's user: only the
-// Linux adapter gives them an identity of their own.
-func ChildIdentity(p Policy) (Identity, bool) { return Identity{}, false }
+// childIdentity reports that children run as the host's user.
+func childIdentity(p Policy) (Identity, bool) { return Identity{}, false }

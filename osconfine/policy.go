@@ -1,18 +1,3 @@
-// Package osconfine confines a child process to an [Policy] with the
-// mechanisms of the operating system it runs on.
-//
-// The package is the only place that knows about a particular OS. Each OS
-// provides the same three entry points:
-//
-//   - [Probe] reports what this host can enforce and by which mechanism.
-//   - [Prepare] checks a [Policy] against what the host can enforce and builds
-//     whatever can be reused across starts (on Linux, the Landlock ruleset and
-//     the seccomp program).
-//   - [Prepared.Start] starts an [os/exec.Cmd] under the prepared policy.
-//
-// Linux confines with Landlock, seccomp, namespaces and resource limits applied
-// on a dedicated spawner thread. Other operating systems have their own
-// adapters; where an OS has none, Prepare fails with [ErrUnsupported].
 package osconfine
 
 import (
@@ -85,13 +70,12 @@ type Limits struct {
 	MaxOpenFiles uint64        // open file descriptors (RLIMIT_NOFILE)
 }
 
-// IsZero reports whether no limit is set.
-func (l Limits) IsZero() bool { return l == Limits{} }
-
 // Policy is everything a confined child may do. The zero value grants no
 // path and leaves the network unrestricted.
 type Policy struct {
-	// Paths lists every path the child may touch. Anything else is refused.
+	// Paths lists the paths the child may touch besides the system
+	// baseline Prepare adds for the OS (programs, libraries, the
+	// configuration they read, a few devices). Anything else is refused.
 	Paths []PathRule
 	// Network is the network mode; AllowedHosts is used with NetworkAllowList.
 	Network      NetworkMode

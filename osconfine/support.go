@@ -1,14 +1,10 @@
 package osconfine
 
 import (
-	"errors"
 	"fmt"
 	"os/exec"
 	"sync"
 )
-
-// ErrClosed reports a Start on a Prepared that was closed; prepare again.
-var ErrClosed = errors.New("osconfine: policy closed")
 
 // Mechanism says whether one part of a policy is enforced on this host, and
 // by what. When Enforced is false, Reason says what is missing.

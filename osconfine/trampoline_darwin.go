@@ -60,10 +60,6 @@ func trampolineMechanism() Mechanism {
 	return enforcedBy("a re-exec of the host executable before sandbox-exec")
 }
 
-// memoryRlimit is -1 (none): macOS does not enforce RLIMIT_DATA or
-// RLIMIT_AS, so memory is not limited (Capabilities says so).
-const memoryRlimit = -1
-
 // clampRlimit keeps the descriptor limit at or below kern.maxfilesperproc,
 // since macOS refuses a higher one.
 func clampRlimit(res int, v uint64) uint64 {

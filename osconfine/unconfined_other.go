@@ -7,8 +7,8 @@ import (
 	"os/exec"
 )
 
-// StartUnconfined starts cmd without confinement; Kill ends the process.
-func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
+// startUnconfined starts cmd; Kill ends the process.
+func startUnconfined(cmd *exec.Cmd) (*Child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -17,8 +17,8 @@ func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
 	return child, nil
 }
 
-// ExitSignal reports no signal on this OS.
-func ExitSignal(st *os.ProcessState) (signal, limit string) { return "", "" }
+// exitSignal reports no signal on this OS.
+func exitSignal(st *os.ProcessState) (signal, limit string) { return "", "" }
 
 func unrestrictedTreeSupport() Mechanism {
 	return notEnforced("no process tree containment on this OS: only the command itself is killed")

@@ -7,16 +7,6 @@ import (
 	"syscall"
 )
 
-// StartUnconfined starts cmd without confinement, for the Unrestricted
-// profile: in its own session (no controlling terminal), and with its
-// whole tree killed when the command exits or Kill is called, as far as
-// the host allows (Support.UnrestrictedProcessTree says how far): on
-// Linux as init of its own PID namespace, elsewhere as the leader of its
-// own process group, which a descendant leaves by starting a session.
-func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
-	return startUnconfined(cmd)
-}
-
 // startInNewSession starts cmd as the leader of a new session: it leads its
 // own process group (the tree Kill reaches) and has no controlling
 // terminal, so it cannot read or inject into the host's terminal; only

@@ -2,16 +2,12 @@
 
 package osconfine
 
-import (
-	"os/exec"
-	"runtime"
-)
+import "os/exec"
 
-// StartUnconfined starts cmd without confinement, for the Unrestricted
-// profile, but still in a Job Object without limits, so that Kill and the
-// command's exit end every process it started.
-func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
-	p := &Prepared{limits: computeJobLimits(Limits{}, runtime.NumCPU())}
+// startUnconfined starts cmd in a Job Object without limits, so that Kill
+// and the command's exit end every process it started.
+func startUnconfined(cmd *exec.Cmd) (*Child, error) {
+	p, _ := prepare(Policy{}) // never fails on Windows
 	return p.Start(cmd)
 }
 

@@ -1,5 +1,3 @@
-//go:build darwin || openbsd
-
 package osconfine
 
 import (
@@ -14,9 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The trampoline's shared part: finding the host executable and encoding,
-// decoding and applying the rlimits. Each OS's trampoline file has its init
-// and what it does besides.
+// The rlimit trampoline's parts: finding the host executable and encoding,
+// decoding and applying the rlimits. trampoline_darwin.go has its init.
 
 func trampolinePath() (string, error) {
 	exe, err := os.Executable()
@@ -34,9 +31,8 @@ func trampolinePath() (string, error) {
 }
 
 // encodeRlimits writes the limits the trampoline applies as
-// "name=value,...", values in the unit setrlimit takes. "data" (where the
-// OS enforces it) comes last: it bounds the trampoline's own memory too, so
-// it is set last.
+// "name=value,...", values in the unit setrlimit takes. Memory has no
+// entry: macOS enforces neither RLIMIT_DATA nor RLIMIT_AS (Support says so).
 func encodeRlimits(l Limits) string {
 	var parts []string
 	add := func(name string, v uint64) {
@@ -50,9 +46,6 @@ func encodeRlimits(l Limits) string {
 	add("fsize", l.MaxFileSize)
 	add("nofile", l.MaxOpenFiles)
 	add("nproc", l.MaxProcesses)
-	if memoryRlimit >= 0 {
-		add("data", l.MemoryBytes)
-	}
 	return strings.Join(parts, ",")
 }
 
@@ -67,8 +60,6 @@ func rlimitResource(name string) (int, bool) {
 		return unix.RLIMIT_NOFILE, true
 	case "nproc":
 		return unix.RLIMIT_NPROC, true
-	case "data":
-		return memoryRlimit, memoryRlimit >= 0
 	}
 	return 0, false
 }

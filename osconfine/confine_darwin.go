@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/go-sandbox/sandbox/internal/sbpl"
 )
 
 // macOS confines a child with the Seatbelt sandbox through
@@ -15,7 +17,8 @@ import (
 //
 //	/usr/bin/sandbox-exec -p PROFILE -- PATH ARGS...
 //
-// where PROFILE is generated from the policy (sbpl.go). sandbox-exec applies
+// where PROFILE is generated from the policy, with the macOS system baseline,
+// by internal/sbpl. sandbox-exec applies
 // the profile to itself and execs the command, which inherits it, as does
 // everything the command starts. Go has no hook between fork and exec, so
 // sandbox_init cannot be called in the child directly; sandbox-exec is that
@@ -98,6 +101,9 @@ func checkSandboxExec() error {
 // prepare resolves the paths of p as the kernel reports them (/tmp is
 // /private/tmp) and generates the sandbox profile.
 func prepare(p Policy) (*Prepared, error) {
+	if p.Network == NetworkAllowList {
+		return nil, fmt.Errorf("%w: per-host network allow-list: sandbox profiles cannot filter by host name", ErrUnsupported)
+	}
 	if err := checkSandboxExec(); err != nil {
 		return nil, fmt.Errorf("%w: filesystem confinement: %v", ErrUnsupported, err)
 	}
@@ -105,7 +111,7 @@ func prepare(p Policy) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	profile, err := sbplProfile(rp)
+	profile, err := sbpl.Profile(sbplPolicy(rp))
 	if err != nil {
 		return nil, err
 	}
@@ -159,13 +165,32 @@ func resolveDarwinPath(p string) (string, error) {
 	if !filepath.IsAbs(p) {
 		return "", fmt.Errorf("osconfine: path %q is not absolute", p)
 	}
-	r, err := filepath.EvalSymlinks(resolveDarwinAlias(p))
+	r, err := filepath.EvalSymlinks(sbpl.ResolveAlias(p))
 	if err != nil {
 		return "", fmt.Errorf("osconfine: resolving %s: %w", p, err)
 	}
 	// EvalSymlinks of a path below a link into /private returns the
 	// /private spelling already; the table catches a link to /tmp itself.
-	return resolveDarwinAlias(r), nil
+	return sbpl.ResolveAlias(r), nil
+}
+
+// sbplPolicy is p, with resolved paths, in the profile generator's terms.
+func sbplPolicy(p Policy) sbpl.Policy {
+	out := sbpl.Policy{TempDir: p.TempDir, DenyNetwork: p.Network == NetworkDenyAll, UnixSockets: p.UnixSockets}
+	for _, r := range p.Paths {
+		var a sbpl.Access
+		if r.Access&Read != 0 {
+			a |= sbpl.Read
+		}
+		if r.Access&Write != 0 {
+			a |= sbpl.Write
+		}
+		if r.Access&Execute != 0 {
+			a |= sbpl.Execute
+		}
+		out.Paths = append(out.Paths, sbpl.Rule{Path: r.Path, Access: a})
+	}
+	return out
 }
 
 // close releases nothing: the profile is a string.

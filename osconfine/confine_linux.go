@@ -32,12 +32,13 @@ type prepared struct {
 	closing chan struct{}
 }
 
-// prepare builds the ruleset, the filter and the namespaces for p, which
-// Prepare checked against Probe.
+// prepare adds the system baseline to p and builds the ruleset, the filter
+// and the namespaces for it; Prepare checked p against Probe.
 func prepare(p Policy) (*Prepared, error) {
 	if err := checkLimitRange(p.Limits); err != nil {
 		return nil, err
 	}
+	p.Paths = withBaseline(p.Paths)
 	prep := &Prepared{prepared: prepared{policy: p, support: Probe(), rulesetFD: -1, capLast: -1, netnsFD: -1,
 		jobs: make(chan *spawnJob), closing: make(chan struct{})}}
 	fd, flags, err := newLandlockRuleset(p, prep.support.LandlockABI)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/go-sandbox/sandbox/internal/joblimits"
 	"golang.org/x/sys/windows"
 )
 
@@ -35,7 +36,7 @@ import (
 // prepared is the Windows part of a Prepared: the Job Object limits each
 // start gives the job it creates.
 type prepared struct {
-	limits jobLimits
+	limits joblimits.Job
 }
 
 func probe() Support {
@@ -66,7 +67,10 @@ func probe() Support {
 // Support; the tests use it to exercise the job, which Check never lets
 // through on its own.
 func prepare(p Policy) (*Prepared, error) {
-	return &Prepared{prepared: prepared{limits: computeJobLimits(p.Limits, runtime.NumCPU())}}, nil
+	return &Prepared{prepared: prepared{limits: joblimits.Compute(joblimits.Limits{
+		MemoryBytes: p.Limits.MemoryBytes, CPUTime: p.Limits.CPUTime,
+		CPUCount: p.Limits.CPUCount, MaxProcesses: p.Limits.MaxProcesses,
+	}, runtime.NumCPU())}}, nil
 }
 
 // close releases nothing: jobs belong to the children.

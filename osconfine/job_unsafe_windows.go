@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/go-sandbox/sandbox/internal/joblimits"
 	"golang.org/x/sys/windows"
 )
 
 // newJob creates an unnamed job with the limits set.
-func newJob(l jobLimits) (windows.Handle, error) {
+func newJob(l joblimits.Job) (windows.Handle, error) {
 	job, err := windows.CreateJobObject(nil, nil)
 	if err != nil {
 		return 0, fmt.Errorf("osconfine: CreateJobObject: %w", err)

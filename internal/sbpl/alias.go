@@ -1,4 +1,4 @@
-package osconfine
+package sbpl
 
 import (
 	"path"
@@ -10,7 +10,7 @@ import (
 // resolves (/private/tmp/x), never against the spelling a program used
 // (/tmp/x), so a rule written as /tmp/x would silently never match. The
 // table is fixed by the OS layout (/tmp, /var and /etc are symlinks into
-// /private on every macOS release Go supports); the darwin adapter also runs
+// /private on every macOS release Go supports); osconfine's darwin adapter also runs
 // filepath.EvalSymlinks for links below these roots.
 var darwinAliases = []struct{ from, to string }{
 	{"/tmp", "/private/tmp"},
@@ -18,11 +18,11 @@ var darwinAliases = []struct{ from, to string }{
 	{"/etc", "/private/etc"},
 }
 
-// resolveDarwinAlias rewrites an absolute, cleaned path that starts with one
+// ResolveAlias rewrites an absolute, cleaned path that starts with one
 // of the macOS top-level symlinks to the path it names. Matching is by whole
 // path component: /tmpfoo stays as it is. Relative paths are returned cleaned
 // and unchanged; the caller rejects them.
-func resolveDarwinAlias(p string) string {
+func ResolveAlias(p string) string {
 	p = path.Clean(p)
 	for _, a := range darwinAliases {
 		if p == a.from {

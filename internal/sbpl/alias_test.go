@@ -1,8 +1,8 @@
-package osconfine
+package sbpl
 
 import "testing"
 
-func TestPathResolveDarwinAlias(t *testing.T) {
+func TestResolveAlias(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"/tmp", "/private/tmp"},
 		{"/tmp/", "/private/tmp"},
@@ -18,8 +18,8 @@ func TestPathResolveDarwinAlias(t *testing.T) {
 		{"//tmp//a/", "/private/tmp/a"},
 	}
 	for _, c := range cases {
-		if got := resolveDarwinAlias(c.in); got != c.want {
-			t.Errorf("resolveDarwinAlias(%q) = %q, want %q", c.in, got, c.want)
+		if got := ResolveAlias(c.in); got != c.want {
+			t.Errorf("ResolveAlias(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -1,4 +1,9 @@
-package osconfine
+// Package sbpl turns a confinement policy into a macOS sandbox profile
+// (SBPL, the Scheme dialect /usr/bin/sandbox-exec reads), with the system
+// baseline every macOS program needs. It is pure string work so that it is
+// tested on every OS; osconfine's darwin adapter resolves the paths first
+// (ResolveAlias, filepath.EvalSymlinks) and hands the result here.
+package sbpl
 
 import (
 	"errors"
@@ -8,12 +13,35 @@ import (
 	"unicode/utf8"
 )
 
-// This file turns a Policy into a macOS sandbox profile (SBPL, the Scheme
-// dialect /usr/bin/sandbox-exec reads). It is pure string work so that it is
-// tested on every OS; the darwin adapter resolves the paths first
-// (resolveDarwinAlias, filepath.EvalSymlinks) and hands the result here.
+// Access is a set of rights a Rule grants below its path.
+type Access uint8
 
-// sbplQuote returns s as an SBPL string literal, quotes included.
+const (
+	Read    Access = 1 << iota // reading files and listing directories
+	Write                      // creating, writing, renaming and removing
+	Execute                    // executing files and mapping them executable
+)
+
+// Rule grants Access to Path and everything below it.
+type Rule struct {
+	Path   string
+	Access Access
+}
+
+// Policy is what a profile allows besides the system baseline. Every path
+// must be absolute and resolved as the kernel reports it.
+type Policy struct {
+	Paths []Rule
+	// TempDir, when set, is granted read and write.
+	TempDir string
+	// DenyNetwork denies every socket but the pathname unix sockets in
+	// UnixSockets; otherwise the network is unrestricted. SBPL cannot
+	// filter by host name, so there is no allow-list.
+	DenyNetwork bool
+	UnixSockets []string
+}
+
+// Quote returns s as an SBPL string literal, quotes included.
 //
 // The SBPL reader is TinyScheme's: inside "...", a backslash starts an escape
 // and a double quote ends the string; every other byte is taken as is,
@@ -25,7 +53,7 @@ import (
 // profile is one argv string to sandbox-exec, and C strings end at NUL) and
 // invalid UTF-8 (macOS file systems store UTF-8 names, and some TinyScheme
 // builds read bytes as signed chars, where 0xFF reads as end of input).
-func sbplQuote(s string) (string, error) {
+func Quote(s string) (string, error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return "", errors.New("sbpl: string contains a NUL byte")
 	}
@@ -46,11 +74,11 @@ func sbplQuote(s string) (string, error) {
 	return b.String(), nil
 }
 
-// sbplSystemRead lists the directories every program needs to read on
+// systemRead lists the directories every program needs to read on
 // macOS: executables, libraries, frameworks, the dyld shared cache (below
 // /System, in /System/Volumes/Preboot/Cryptexes on macOS 13 and later),
 // Homebrew, the developer tools xcrun redirects to, time zones.
-var sbplSystemRead = []string{
+var systemRead = []string{
 	"/Applications/Xcode.app",
 	"/Library",
 	"/System",
@@ -62,10 +90,10 @@ var sbplSystemRead = []string{
 	"/usr",
 }
 
-// sbplSystemExec lists where system programs may be executed from (and
-// mapped executable: dylibs). It is sbplSystemRead without the data-only
+// systemExec lists where system programs may be executed from (and
+// mapped executable: dylibs). It is systemRead without the data-only
 // directories.
-var sbplSystemExec = []string{
+var systemExec = []string{
 	"/Applications/Xcode.app",
 	"/Library/Apple",
 	"/Library/Developer",
@@ -77,16 +105,16 @@ var sbplSystemExec = []string{
 	"/usr",
 }
 
-// sbplSystemFiles are single files programs read: xcode-select's choice of
+// systemFiles are single files programs read: xcode-select's choice of
 // developer directory.
-var sbplSystemFiles = []string{
+var systemFiles = []string{
 	"/private/var/db/xcode_select_link",
 }
 
-// sbplEtcSecrets are the files below /private/etc that hold secrets; the
+// etcSecrets are the files below /private/etc that hold secrets; the
 // rest of /private/etc is readable. They are only readable by root, but a
 // host running as root must not hand them to its children either.
-var sbplEtcSecrets = []string{
+var etcSecrets = []string{
 	"/private/etc/master.passwd",
 	"/private/etc/sudoers",
 	"/private/etc/sudoers.d",
@@ -98,32 +126,32 @@ var sbplEtcSecrets = []string{
 	"/private/etc/kcpassword",
 }
 
-// sbplDevRW are the device files a program may open for reading and
+// devRW are the device files a program may open for reading and
 // writing. Raw disks (/dev/disk*, /dev/rdisk*) stay out: a root host would
 // otherwise hand the whole disk to its child.
-var sbplDevRW = []string{
+var devRW = []string{
 	"/dev/dtracehelper",
 	"/dev/null",
 	"/dev/tty",
 	"/dev/zero",
 }
 
-// sbplDevRead are the device files a program may only read.
-var sbplDevRead = []string{
+// devRead are the device files a program may only read.
+var devRead = []string{
 	"/dev/random",
 	"/dev/urandom",
 }
 
-// sbplBaseMachServices are the Mach services every profile may look up:
+// baseMachServices are the Mach services every profile may look up:
 // user and group lookups (getpwuid) go through opendirectoryd.
-var sbplBaseMachServices = []string{
+var baseMachServices = []string{
 	"com.apple.system.opendirectoryd.libinfo",
 	"com.apple.system.opendirectoryd.membership",
 }
 
-// sbplNetworkMachServices are the Mach services name resolution and TLS
+// networkMachServices are the Mach services name resolution and TLS
 // trust evaluation need; looked up only when the network is allowed.
-var sbplNetworkMachServices = []string{
+var networkMachServices = []string{
 	"com.apple.SecurityServer",
 	"com.apple.SystemConfiguration.DNSConfiguration",
 	"com.apple.SystemConfiguration.configd",
@@ -134,7 +162,7 @@ var sbplNetworkMachServices = []string{
 	"com.apple.trustd.agent",
 }
 
-// sbplProfile returns the sandbox profile for p. The paths of p must be
+// Profile returns the sandbox profile for p. The paths of p must be
 // absolute and already resolved (no /tmp, /var or /etc spelling, no
 // symlinks): the kernel matches rules against resolved paths only.
 //
@@ -145,14 +173,8 @@ var sbplNetworkMachServices = []string{
 // policy's own paths by access, and the network by mode. /private/tmp and
 // /private/var/folders get no rule: the child reaches a temp dir only
 // through p.TempDir, which the policy lists as a read-write path.
-//
-// A per-host allow-list has no rule: nothing in SBPL filters by host name,
-// so NetworkAllowList is refused here, as Prepare refuses it before.
-func sbplProfile(p Policy) (string, error) {
-	if p.Network == NetworkAllowList {
-		return "", fmt.Errorf("%w: per-host network allow-list: sandbox profiles cannot filter by host name", ErrUnsupported)
-	}
-	var w sbplWriter
+func Profile(p Policy) (string, error) {
+	var w writer
 	w.line("(version 1)")
 	w.line("(deny default)")
 	w.line("")
@@ -163,20 +185,20 @@ func sbplProfile(p Policy) (string, error) {
 	w.line("(allow process-info* (target same-sandbox))")
 	w.line("(allow sysctl-read)")
 	w.line("(allow ipc-posix-sem)")
-	w.rule("allow mach-lookup", "global-name", sbplBaseMachServices)
+	w.rule("allow mach-lookup", "global-name", baseMachServices)
 	w.line("")
 	w.line("; metadata (stat, realpath, getcwd) everywhere, as on Linux.")
 	w.line("(allow file-read-metadata)")
 	w.line("")
 	w.line("; system roots.")
-	w.rule("allow file-read*", "subpath", sbplSystemRead)
-	w.rule("allow file-read*", "literal", sbplSystemFiles)
+	w.rule("allow file-read*", "subpath", systemRead)
+	w.rule("allow file-read*", "literal", systemFiles)
 	w.etc()
-	w.rule("allow process-exec file-map-executable", "subpath", sbplSystemExec)
+	w.rule("allow process-exec file-map-executable", "subpath", systemExec)
 	w.line("")
 	w.line("; device files; /dev/fd/N names the child's own descriptors.")
-	w.rule("allow file-read* file-write* file-ioctl", "literal", sbplDevRW)
-	w.rule("allow file-read*", "literal", sbplDevRead)
+	w.rule("allow file-read* file-write* file-ioctl", "literal", devRW)
+	w.rule("allow file-read*", "literal", devRead)
 	w.rule("allow file-read* file-write*", "subpath", []string{"/dev/fd"})
 
 	var read, write, exec []string
@@ -217,14 +239,13 @@ func sbplProfile(p Policy) (string, error) {
 	w.rule("allow process-exec file-map-executable", "subpath", exec)
 
 	w.line("")
-	switch p.Network {
-	case NetworkUnrestricted:
+	if !p.DenyNetwork {
 		w.line("; network: unrestricted, with the services name resolution and TLS need.")
 		w.line("(allow network*)")
 		w.line("(allow system-socket)")
-		w.rule("allow mach-lookup", "global-name", sbplNetworkMachServices)
+		w.rule("allow mach-lookup", "global-name", networkMachServices)
 		w.rule("allow file-read*", "literal", []string{"/private/var/run/resolv.conf"})
-	case NetworkDenyAll:
+	} else {
 		w.line("; network: denied (no network rule), unix sockets only as listed.")
 		socks := make([]string, 0, len(p.UnixSockets))
 		for _, s := range p.UnixSockets {
@@ -234,8 +255,6 @@ func sbplProfile(p Policy) (string, error) {
 			socks = append(socks, path.Clean(s))
 		}
 		w.rule("allow network-outbound", "literal", socks)
-	default:
-		return "", fmt.Errorf("sbpl: unknown network mode %d", p.Network)
 	}
 	if w.err != nil {
 		return "", w.err
@@ -251,31 +270,31 @@ func checkProfilePath(p string) error {
 	if !path.IsAbs(p) {
 		return fmt.Errorf("sbpl: path %q is not absolute", p)
 	}
-	if r := resolveDarwinAlias(p); r != path.Clean(p) {
+	if r := ResolveAlias(p); r != path.Clean(p) {
 		return fmt.Errorf("sbpl: path %q is not resolved (the kernel reports it as %q)", p, r)
 	}
 	return nil
 }
 
-type sbplWriter struct {
+type writer struct {
 	b   strings.Builder
 	err error
 }
 
-func (w *sbplWriter) line(s string) {
+func (w *writer) line(s string) {
 	w.b.WriteString(s)
 	w.b.WriteByte('\n')
 }
 
 // rule writes (op (filter "v1") (filter "v2") ...), or nothing for no values:
 // an allow rule without a filter would allow the operation everywhere.
-func (w *sbplWriter) rule(op, filter string, values []string) {
+func (w *writer) rule(op, filter string, values []string) {
 	if len(values) == 0 {
 		return
 	}
 	w.b.WriteString("(" + op)
 	for _, v := range values {
-		q, err := sbplQuote(v)
+		q, err := Quote(v)
 		if err != nil {
 			if w.err == nil {
 				w.err = fmt.Errorf("%w (in %q rule)", err, op)
@@ -290,10 +309,10 @@ func (w *sbplWriter) rule(op, filter string, values []string) {
 // etc writes the /private/etc read rule with the secrets carved out. It uses
 // require-not inside require-all instead of a later deny rule, so that it
 // does not depend on how rules that match the same path are ordered.
-func (w *sbplWriter) etc() {
+func (w *writer) etc() {
 	w.b.WriteString("(allow file-read*\n  (require-all\n    (subpath \"/private/etc\")")
-	for _, s := range sbplEtcSecrets {
-		q, _ := sbplQuote(s) // constants, always valid
+	for _, s := range etcSecrets {
+		q, _ := Quote(s) // constants, always valid
 		w.b.WriteString("\n    (require-not (subpath " + q + "))")
 	}
 	w.b.WriteString("))\n")

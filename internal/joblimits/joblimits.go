@@ -1,14 +1,22 @@
-package osconfine
+// Package joblimits computes the Windows Job Object settings for a set of
+// resource limits. It is pure arithmetic, so it carries its own copies of the
+// Windows constants and is unit-tested on every OS; osconfine's windows
+// adapter copies the result into the golang.org/x/sys/windows structures.
+package joblimits
 
 import (
 	"math"
 	"time"
 )
 
-// This file computes the Windows Job Object settings for a Limits value. It
-// is pure arithmetic, so it carries its own copies of the Windows constants
-// and is unit-tested on every OS; the windows adapter copies the result into
-// the golang.org/x/sys/windows structures.
+// Limits are the resource limits a job can carry; a zero field means no
+// limit.
+type Limits struct {
+	MemoryBytes  uint64        // committed memory of the whole job
+	CPUTime      time.Duration // user-mode CPU time of each process
+	CPUCount     int           // CPUs' worth of the machine the job may use
+	MaxProcesses uint64        // active processes in the job
+}
 
 // Job Object limit flags (JOBOBJECT_BASIC_LIMIT_INFORMATION.LimitFlags), as
 // defined by winnt.h.
@@ -34,10 +42,10 @@ const jobCPURateFull = 10000
 // global atoms, desktops, or ExitWindows. A command-line tool needs none.
 const jobUILimitAll = 0x000000FF
 
-// jobLimits mirrors the fields of JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+// Job mirrors the fields of JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
 // JOBOBJECT_CPU_RATE_CONTROL_INFORMATION and JOBOBJECT_BASIC_UI_RESTRICTIONS
-// the adapter sets.
-type jobLimits struct {
+// osconfine sets.
+type Job struct {
 	LimitFlags uint32
 	// PerProcessUserTimeLimit is in 100-nanosecond ticks (user mode only).
 	PerProcessUserTimeLimit int64
@@ -49,7 +57,7 @@ type jobLimits struct {
 	UIRestrictions uint32
 }
 
-// computeJobLimits turns l into Job Object settings for a host with ncpu
+// Compute turns l into Job Object settings for a host with ncpu
 // logical CPUs.
 //
 // Always set: kill-on-job-close (closing the last job handle, also when the
@@ -58,8 +66,7 @@ type jobLimits struct {
 // and every UI restriction. Breakaway is never allowed, so a child cannot
 // start a process outside the job with CREATE_BREAKAWAY_FROM_JOB.
 //
-// Limits map as follows; Windows has no equivalent of MaxFileSize or
-// MaxOpenFiles, and the probe reports those as not enforced.
+// Limits map as follows (Windows has no file size or handle limit per job):
 //   - MemoryBytes: the job's committed memory (the whole tree, stricter than
 //     a per-process address-space limit).
 //   - CPUTime: per-process user-mode time, rounded up to 100 ns.
@@ -67,8 +74,8 @@ type jobLimits struct {
 //     capped at 2^32-1.
 //   - CPUCount: a hard cap on the job's share of all CPUs, count/ncpu of the
 //     machine (rounded up); none when count >= ncpu.
-func computeJobLimits(l Limits, ncpu int) jobLimits {
-	j := jobLimits{
+func Compute(l Limits, ncpu int) Job {
+	j := Job{
 		LimitFlags:     jobLimitKillOnJobClose | jobLimitDieOnUnhandledException,
 		UIRestrictions: jobUILimitAll,
 	}

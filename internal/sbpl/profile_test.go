@@ -1,4 +1,4 @@
-package osconfine
+package sbpl
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-var updateGolden = flag.Bool("sbpl.update", false, "rewrite testdata/sbpl_profile.golden")
+var updateGolden = flag.Bool("update", false, "rewrite testdata/profile.golden")
 
 // readSBPLString reads one string literal at the start of s the way
 // TinyScheme's readstrexp does (the reader behind SBPL): backslash escapes
@@ -99,7 +99,7 @@ func checkNoBareQuoteOrBackslash(q string) error {
 	return nil
 }
 
-func TestSBPLQuote(t *testing.T) {
+func TestQuote(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"/Users/me/work", `"/Users/me/work"`},
 		{`/a"b`, `"/a\"b"`},
@@ -111,51 +111,51 @@ func TestSBPLQuote(t *testing.T) {
 		{"", `""`},
 	}
 	for _, c := range cases {
-		got, err := sbplQuote(c.in)
+		got, err := Quote(c.in)
 		if err != nil || got != c.want {
-			t.Errorf("sbplQuote(%q) = %q, %v; want %q", c.in, got, err, c.want)
+			t.Errorf("Quote(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
 	for _, bad := range []string{"/a\x00b", "/a\xffb", "\xc3"} {
-		if q, err := sbplQuote(bad); err == nil {
-			t.Errorf("sbplQuote(%q) = %q, want an error", bad, q)
+		if q, err := Quote(bad); err == nil {
+			t.Errorf("Quote(%q) = %q, want an error", bad, q)
 		}
 	}
 }
 
-func FuzzSBPLQuote(f *testing.F) {
+func FuzzQuote(f *testing.F) {
 	for _, s := range []string{"/usr", `/a"b`, `/a\b`, `\"`, `"\`, "/x\n(allow default)", "\x00", "\xff", `\x41`, `\101`, "é"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		q, err := sbplQuote(s)
+		q, err := Quote(s)
 		wantErr := strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
 		if wantErr {
 			if err == nil {
-				t.Fatalf("sbplQuote(%q) accepted a string it cannot quote: %q", s, q)
+				t.Fatalf("Quote(%q) accepted a string it cannot quote: %q", s, q)
 			}
 			return
 		}
 		if err != nil {
-			t.Fatalf("sbplQuote(%q): %v", s, err)
+			t.Fatalf("Quote(%q): %v", s, err)
 		}
 		if err := checkNoBareQuoteOrBackslash(q); err != nil {
-			t.Fatalf("sbplQuote(%q) = %q: %v", s, q, err)
+			t.Fatalf("Quote(%q) = %q: %v", s, q, err)
 		}
 		// Read it back inside a rule, as the profile carries it: the
 		// literal must end exactly where the quoter ended it.
 		got, rest, ok := readSBPLString(q + ")")
 		if !ok || got != s || rest != ")" {
-			t.Fatalf("sbplQuote(%q) = %q reads back as %q (rest %q, ok %v)", s, q, got, rest, ok)
+			t.Fatalf("Quote(%q) = %q reads back as %q (rest %q, ok %v)", s, q, got, rest, ok)
 		}
 	})
 }
 
-// sbplTestPolicy is a representative session policy, with the paths already
+// testPolicy is a representative session policy, with the paths already
 // resolved as the darwin adapter resolves them, and hostile names.
-func sbplTestPolicy() Policy {
+func testPolicy() Policy {
 	return Policy{
-		Paths: []PathRule{
+		Paths: []Rule{
 			{Path: "/Users/dev/sessions/s1", Access: Read | Write},
 			{Path: "/Users/dev/sessions/s1/bin", Access: Read | Execute},
 			{Path: "/Users/dev/project", Access: Read},
@@ -163,18 +163,18 @@ func sbplTestPolicy() Policy {
 			{Path: `/Users/dev/we"ird\dir")) (allow default`, Access: Read | Write},
 			{Path: "/Users/dev/write-only", Access: Write},
 		},
-		Network:     NetworkDenyAll,
+		DenyNetwork: true,
 		UnixSockets: []string{"/private/var/run/agent.sock"},
 		TempDir:     "/private/var/folders/xy/T/s1-tmp",
 	}
 }
 
-func TestSBPLProfileGolden(t *testing.T) {
-	got, err := sbplProfile(sbplTestPolicy())
+func TestProfileGolden(t *testing.T) {
+	got, err := Profile(testPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "sbpl_profile.golden")
+	golden := filepath.Join("testdata", "profile.golden")
 	if *updateGolden {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -182,10 +182,10 @@ func TestSBPLProfileGolden(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (run with -sbpl.update to create it)", err)
+		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("profile differs from %s (run with -sbpl.update after checking the change):\n%s", golden, got)
+		t.Errorf("profile differs from %s (run with -update after checking the change):\n%s", golden, got)
 	}
 	// The hostile path must not have opened a rule of its own.
 	if strings.Contains(got, "\n(allow default") {
@@ -193,11 +193,11 @@ func TestSBPLProfileGolden(t *testing.T) {
 	}
 }
 
-func TestSBPLProfileBalanced(t *testing.T) {
-	for _, mode := range []NetworkMode{NetworkDenyAll, NetworkUnrestricted} {
-		p := sbplTestPolicy()
-		p.Network = mode
-		prof, err := sbplProfile(p)
+func TestProfileBalanced(t *testing.T) {
+	for _, deny := range []bool{true, false} {
+		p := testPolicy()
+		p.DenyNetwork = deny
+		prof, err := Profile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestSBPLProfileBalanced(t *testing.T) {
 			case '"':
 				_, rest, ok := readSBPLString(s)
 				if !ok {
-					t.Fatalf("%v: unterminated string at %q", mode, s)
+					t.Fatalf("deny network %v: unterminated string at %q", deny, s)
 				}
 				s = rest
 				continue
@@ -224,52 +224,47 @@ func TestSBPLProfileBalanced(t *testing.T) {
 			case ')':
 				depth--
 				if depth < 0 {
-					t.Fatalf("%v: unbalanced ')'", mode)
+					t.Fatalf("deny network %v: unbalanced ')'", deny)
 				}
 			}
 			s = s[1:]
 		}
 		if depth != 0 {
-			t.Fatalf("%v: %d unclosed '('", mode, depth)
+			t.Fatalf("deny network %v: %d unclosed '('", deny, depth)
 		}
 	}
 }
 
-func TestSBPLProfileNetwork(t *testing.T) {
-	p := sbplTestPolicy()
-	p.Network = NetworkUnrestricted
-	prof, err := sbplProfile(p)
+func TestProfileNetwork(t *testing.T) {
+	p := testPolicy()
+	p.DenyNetwork = false
+	prof, err := Profile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(prof, "(allow network*)") {
 		t.Error("unrestricted network: no (allow network*) rule")
 	}
-	p.Network = NetworkDenyAll
-	prof, _ = sbplProfile(p)
+	p.DenyNetwork = true
+	prof, _ = Profile(p)
 	if strings.Contains(prof, "(allow network*)") || strings.Contains(prof, "system-socket") {
 		t.Error("deny-all network: profile allows the network")
 	}
-	p.Network = NetworkAllowList
-	p.AllowedHosts = []string{"api.github.com"}
-	if _, err := sbplProfile(p); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("allow-list: err = %v, want ErrUnsupported", err)
-	}
 }
 
-func TestSBPLProfileRefusesUnresolvedPaths(t *testing.T) {
+func TestProfileRefusesUnresolvedPaths(t *testing.T) {
 	for _, bad := range []string{"/tmp/x", "/var/folders/x", "/etc", "relative/dir", "/ok/\x00nul", "/ok/\xff"} {
-		p := Policy{Paths: []PathRule{{Path: bad, Access: Read}}, Network: NetworkDenyAll}
-		if _, err := sbplProfile(p); err == nil {
+		p := Policy{Paths: []Rule{{Path: bad, Access: Read}}, DenyNetwork: true}
+		if _, err := Profile(p); err == nil {
 			t.Errorf("path %q: profile built, want an error", bad)
 		}
 	}
-	p := Policy{Network: NetworkDenyAll, TempDir: "/tmp/s1"}
-	if _, err := sbplProfile(p); err == nil {
+	p := Policy{DenyNetwork: true, TempDir: "/tmp/s1"}
+	if _, err := Profile(p); err == nil {
 		t.Error("TempDir /tmp/s1: profile built, want an error")
 	}
-	p = Policy{Network: NetworkDenyAll, UnixSockets: []string{"/var/run/x.sock"}}
-	if _, err := sbplProfile(p); err == nil {
+	p = Policy{DenyNetwork: true, UnixSockets: []string{"/var/run/x.sock"}}
+	if _, err := Profile(p); err == nil {
 		t.Error("unix socket /var/run/x.sock: profile built, want an error")
 	}
 }

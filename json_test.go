@@ -51,7 +51,7 @@ func TestNetworkPolicyJSON(t *testing.T) {
 	}
 	jsonEqual(t, b, `{"mode":"limited"}`)
 	if !(NetworkPolicy{}).IsDenyAll() || !DenyAll().IsDenyAll() || AllowAll().IsDenyAll() || AllowHosts("a").IsDenyAll() {
-		t.Fatal("IsDenyAll disagrees with the seed: an empty limited list denies all")
+		t.Fatal("IsDenyAll: an empty limited list must deny all")
 	}
 	var p NetworkPolicy
 	if err := json.Unmarshal([]byte(`{"mode":"limited","allowed_hosts":[]}`), &p); err != nil || !p.IsDenyAll() || p.Validate() != nil {

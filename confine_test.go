@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Filesystem confinement under OSHardened: every rule has a refused case and
@@ -75,9 +77,7 @@ func TestReadOnlyMountWriteRefusedReadAdmitted(t *testing.T) {
 	l, _ := newLocal(t)
 	src := outsideDir(t)
 	file := filepath.Join(src, "ro.txt")
-	if err := os.WriteFile(file, []byte("original\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte("original\n"), 0o644))
 	sess := provision(t, l, Spec{Mounts: []Mount{{Source: src, Target: "/mnt/ro/", Access: ReadOnly}}})
 	if got := mountSource(t, sess, "/mnt/ro"); got != src {
 		t.Fatalf("read-only mount resolved to %s, want %s", got, src)
@@ -113,14 +113,10 @@ func TestSymlinkInWritableMountPointingOutsideRefused(t *testing.T) {
 	secretPath := sentinelFile(t, secret)
 	outsideD := outsideDir(t)
 	inside := filepath.Join(out, "inside.txt")
-	if err := os.WriteFile(inside, []byte("inside\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(inside, []byte("inside\n"), 0o644))
 	giveToSession(t, sess, inside)
 	for link, to := range map[string]string{"out-file": secretPath, "out-dir": outsideD, "in-file": inside} {
-		if err := os.Symlink(to, filepath.Join(out, link)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Symlink(to, filepath.Join(out, link)))
 	}
 
 	res := run(t, l, sess.ID, ExecRequest{Command: "cat", Args: []string{"out-file"}, Cwd: OutputsTarget})

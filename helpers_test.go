@@ -1,14 +1,20 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // newLocal returns a local backend whose sessions live in a fresh temp dir,
@@ -17,9 +23,7 @@ func newLocal(t *testing.T) (*Local, string) {
 	t.Helper()
 	root := reachableTempDir(t)
 	l, err := NewLocal(LocalConfig{RootDir: root})
-	if err != nil {
-		t.Fatalf("NewLocal: %v", err)
-	}
+	require.NoError(t, err, "NewLocal")
 	return l, root
 }
 
@@ -59,9 +63,7 @@ func provision(t *testing.T, l *Local, spec Spec) *Session {
 		spec = hardenedSpec(t, l, spec)
 	}
 	sess, err := l.Provision(context.Background(), spec)
-	if err != nil {
-		t.Fatalf("Provision: %v", err)
-	}
+	require.NoError(t, err, "Provision")
 	t.Cleanup(func() {
 		if err := l.Terminate(context.Background(), sess.ID); err != nil && !errors.Is(err, ErrSessionNotFound) {
 			t.Errorf("Terminate: %v", err)
@@ -92,9 +94,7 @@ func sh(script string, args ...string) ExecRequest {
 func outsideDir(t *testing.T) string {
 	t.Helper()
 	d := reachableTempDir(t)
-	if err := os.Chmod(d, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chmod(d, 0o777))
 	return d
 }
 
@@ -107,9 +107,7 @@ func giveToSession(t *testing.T, sess *Session, paths ...string) {
 		return
 	}
 	for _, p := range paths {
-		if err := os.Lchown(p, int(sess.RunAs.UID), int(sess.RunAs.GID)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Lchown(p, int(sess.RunAs.UID), int(sess.RunAs.GID)))
 	}
 }
 
@@ -122,9 +120,7 @@ func reachableTempDir(t testing.TB) string {
 	t.Helper()
 	d := t.TempDir()
 	for _, p := range []string{d, filepath.Dir(d)} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Chmod(p, 0o755))
 	}
 	return d
 }
@@ -133,9 +129,7 @@ func reachableTempDir(t testing.TB) string {
 func sentinelFile(t *testing.T, content string) string {
 	t.Helper()
 	p := filepath.Join(outsideDir(t), "sentinel.txt")
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 	return p
 }
 
@@ -156,26 +150,18 @@ func mountSource(t *testing.T, s *Session, target string) string {
 func helperBinary(t *testing.T, dir string) string {
 	t.Helper()
 	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	in, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer in.Close()
 	dst := filepath.Join(dir, "sandbox-helper.test")
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		t.Fatal(err)
 	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, out.Close())
 	return dst
 }
 
@@ -206,8 +192,56 @@ func fileContent(t *testing.T, p string) (string, bool) {
 	if errors.Is(err, os.ErrNotExist) {
 		return "", false
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return string(b), true
+}
+
+// markedPids returns the pids whose command line contains any of marks
+// (none where there is no /proc).
+func markedPids(marks ...string) []int {
+	entries, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var pids []int
+	for _, e := range entries {
+		b, err := os.ReadFile(e)
+		if err != nil {
+			continue
+		}
+		for _, m := range marks {
+			if bytes.Contains(b, []byte(m)) {
+				pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(e, "/proc/"), "/cmdline"))
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// newMarks returns a marker for command lines and a unique sleep duration
+// (so that a surviving sleep is found too), and kills whatever carries
+// them when the test ends, so a failure leaves nothing behind.
+func newMarks(t *testing.T) (mark, dur string) {
+	n := time.Now().UnixNano()
+	mark = fmt.Sprintf("sbxmark-%d-%d", os.Getpid(), n)
+	dur = fmt.Sprintf("1000.%09d", n%1_000_000_000)
+	t.Cleanup(func() {
+		for _, pid := range markedPids(mark, dur) {
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+			}
+		}
+	})
+	return mark, dur
+}
+
+// waitForPids polls until at least n marked processes exist (up to 3 s).
+func waitForPids(n int, marks ...string) []int {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		pids := markedPids(marks...)
+		if len(pids) >= n || time.Now().After(deadline) {
+			return pids
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

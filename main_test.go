@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -31,6 +32,34 @@ var _ = func() bool {
 	return true
 }()
 
+// helperModes maps a helper mode to what the child does in it. Each test
+// file registers its own modes with registerHelper from an init function;
+// the external test package (sandbox_test) does so through RegisterHelper
+// (export_linux_test.go).
+var helperModes = map[string]func(arg string) int{}
+
+// registerHelper adds a helper mode; a name registered twice is a bug.
+func registerHelper(mode string, f func(arg string) int) {
+	if _, dup := helperModes[mode]; dup {
+		panic("helper mode " + mode + " registered twice")
+	}
+	helperModes[mode] = f
+}
+
+func init() {
+	registerHelper("alloc", func(arg string) int {
+		allocAndTouch(arg)
+		return 0
+	})
+	registerHelper("openfiles", helperOpenFiles)
+	registerHelper("dial", helperDial)
+	registerHelper("hello", func(string) int {
+		fmt.Println("helper says hello")
+		return 0
+	})
+	registerHelper("orphan-host", runOrphanHost)
+}
+
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode, os.Getenv(helperArgEnv)))
@@ -38,50 +67,47 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runHelper is the child side of the tests. It prints what it did on
+// runHelper is the child side of the tests. Modes print what they did on
 // stdout, so the test judges by what happened rather than by exit code alone.
 func runHelper(mode, arg string) int {
-	switch mode {
-	case "alloc":
-		allocAndTouch(arg)
-		return 0
-	case "openfiles":
-		n, _ := strconv.Atoi(arg)
-		var files []*os.File
-		for i := 0; i < n; i++ {
-			f, err := os.Open(os.DevNull)
-			if err != nil {
-				fmt.Printf("opened %d\n", len(files))
-				fmt.Fprintf(os.Stderr, "open: %v\n", err)
-				return 1
-			}
-			files = append(files, f)
-		}
-		fmt.Printf("opened %d\n", len(files))
-		return 0
-	case "dial":
-		c, err := net.Dial("tcp", arg)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "dial: %v\n", err)
-			return 1
-		}
-		defer c.Close()
-		if _, err := c.Write([]byte("hello from the child\n")); err != nil {
-			fmt.Fprintf(os.Stderr, "write: %v\n", err)
-			return 1
-		}
-		fmt.Println("connected")
-		return 0
-	case "hello":
-		fmt.Println("helper says hello")
-		return 0
-	case "orphan-host":
-		return runOrphanHost(arg)
-	case "syscalls", "tty", "sockets", "udp", "netinfo", "unixconnect", "euid", "open", "fsops", "host":
-		return runHardeningHelper(mode, arg)
+	if f := helperModes[mode]; f != nil {
+		return f(arg)
 	}
-	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
+	fmt.Fprintf(os.Stderr, "unknown helper mode %q on %s\n", mode, runtime.GOOS)
 	return 2
+}
+
+// helperOpenFiles opens /dev/null arg times and reports how often it could.
+func helperOpenFiles(arg string) int {
+	n, _ := strconv.Atoi(arg)
+	var files []*os.File
+	for i := 0; i < n; i++ {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			fmt.Printf("opened %d\n", len(files))
+			fmt.Fprintf(os.Stderr, "open: %v\n", err)
+			return 1
+		}
+		files = append(files, f)
+	}
+	fmt.Printf("opened %d\n", len(files))
+	return 0
+}
+
+// helperDial connects to the TCP address arg and writes a line.
+func helperDial(arg string) int {
+	c, err := net.Dial("tcp", arg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dial: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("hello from the child\n")); err != nil {
+		fmt.Fprintf(os.Stderr, "write: %v\n", err)
+		return 1
+	}
+	fmt.Println("connected")
+	return 0
 }
 
 // allocAndTouch allocates arg MiB, writes every page and reports it. The

@@ -1,0 +1,30 @@
+package sandbox
+
+// The helpers of this package's tests that the external test package
+// (sandbox_test) uses too; helpers_ext_linux_test.go gives them their
+// usual names there.
+var (
+	NewLocalForTest           = newLocal
+	RequireConfinementForTest = requireConfinement
+	ProvisionForTest          = provision
+	RunForTest                = run
+	ShForTest                 = sh
+	OutsideDirForTest         = outsideDir
+	HelperBinaryForTest       = helperBinary
+	HelperReqForTest          = helperReq
+	AssertRefusedForTest      = assertRefused
+	FileContentForTest        = fileContent
+	MountSourceForTest        = mountSource
+	MarkedPidsForTest         = markedPids
+	NewMarksForTest           = newMarks
+	WaitForPidsForTest        = waitForPids
+	GiveToSessionForTest      = giveToSession
+	AssertEmptyDirForTest     = assertEmptyDir
+	RegisterHelper            = registerHelper
+)
+
+// The environment variables that select a helper mode and its argument.
+const (
+	HelperEnv    = helperEnv
+	HelperArgEnv = helperArgEnv
+)

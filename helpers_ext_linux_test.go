@@ -1,0 +1,29 @@
+package sandbox_test
+
+import "github.com/go-sandbox/sandbox"
+
+// The package's test helpers (export_linux_test.go), under the names the
+// internal tests know them by.
+var (
+	newLocal           = sandbox.NewLocalForTest
+	requireConfinement = sandbox.RequireConfinementForTest
+	provision          = sandbox.ProvisionForTest
+	run                = sandbox.RunForTest
+	sh                 = sandbox.ShForTest
+	outsideDir         = sandbox.OutsideDirForTest
+	helperBinary       = sandbox.HelperBinaryForTest
+	helperReq          = sandbox.HelperReqForTest
+	assertRefused      = sandbox.AssertRefusedForTest
+	fileContent        = sandbox.FileContentForTest
+	mountSource        = sandbox.MountSourceForTest
+	markedPids         = sandbox.MarkedPidsForTest
+	newMarks           = sandbox.NewMarksForTest
+	waitForPids        = sandbox.WaitForPidsForTest
+	giveToSession      = sandbox.GiveToSessionForTest
+	assertEmptyDir     = sandbox.AssertEmptyDirForTest
+)
+
+const (
+	helperEnv    = sandbox.HelperEnv
+	helperArgEnv = sandbox.HelperArgEnv
+)

@@ -20,6 +20,7 @@ import (
 	"unsafe"
 
 	"github.com/go-sandbox/sandbox"
+	"github.com/stretchr/testify/assert"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,23 +86,9 @@ func helperSockets(arg string) int {
 			r, _, e := unix.Syscall(unix.SYS_SOCKET, uintptr(highBits)|unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 			return sysErr(r, e, true)
 		}},
-		{"socketpair_inet", func() error {
-			fds, err := unix.Socketpair(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err == nil {
-				unix.Close(fds[0])
-				unix.Close(fds[1])
-			}
-			return err
-		}},
+		{"socketpair_inet", socketpair(unix.AF_INET)},
 		{"unix_socket", sock(unix.AF_UNIX, unix.SOCK_STREAM, 0)},
-		{"socketpair_unix", func() error {
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err == nil {
-				unix.Close(fds[0])
-				unix.Close(fds[1])
-			}
-			return err
-		}},
+		{"socketpair_unix", socketpair(unix.AF_UNIX)},
 	}
 	return runProbes(probes, arg)
 }
@@ -334,8 +321,6 @@ func requireMechanism(t *testing.T, what string, m sandbox.Mechanism) {
 func expect(t *testing.T, where string, got map[string]string, want map[string]string) {
 	t.Helper()
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if g := got[name]; g != want[name] {
-			t.Errorf("%s: %s = %q, want %s", where, name, g, want[name])
-		}
+		assert.Equal(t, want[name], got[name], "%s: %s", where, name)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,9 +50,7 @@ func TestHardeningNetworkDenyAllUDP(t *testing.T) {
 	}
 
 	got := runHelperIn(t, l, denied, "udp", addr)
-	if got["udp_socket"] != "EPERM" {
-		t.Errorf("deny-all: udp socket = %q (send %q), want EPERM", got["udp_socket"], got["udp_send"])
-	}
+	assert.Equal(t, "EPERM", got["udp_socket"], "deny-all: udp socket (send %q)", got["udp_send"])
 	if msg := receive(300 * time.Millisecond); msg != "" {
 		t.Fatalf("deny-all: the listener received %q", msg)
 	}
@@ -108,9 +107,7 @@ func TestHardeningNetworkDenyAllEmptyNamespace(t *testing.T) {
 	if got["netns"] == "" || got["netns"] == selfNS {
 		t.Errorf("deny-all: the child's network namespace %q is the host's %q", got["netns"], selfNS)
 	}
-	if got["ifaces"] != "lo" {
-		t.Errorf("deny-all: the child sees interfaces %q, want only lo", got["ifaces"])
-	}
+	assert.Equal(t, "lo", got["ifaces"], "deny-all: the interfaces the child sees")
 	if len(hostIfaces) < 2 {
 		t.Logf("the host has only %v: the namespace comparison is the evidence", hostIfaces)
 	}
@@ -173,9 +170,7 @@ func TestHardeningUnixSocketsOutsideRefused(t *testing.T) {
 		if abi < 9 && got["socket"] != "EPERM" {
 			t.Errorf("Landlock ABI %d: socket(AF_UNIX) = %q, want EPERM", abi, got["socket"])
 		}
-		if got["socketpair"] != "OK" {
-			t.Errorf("socketpair in the same run = %q, want OK", got["socketpair"])
-		}
+		assert.Equal(t, "OK", got["socketpair"], "socketpair in the same run")
 		if msg, ok := acceptOne(conns, 300*time.Millisecond); ok {
 			t.Fatalf("the host service accepted a connection from the child (%q)", msg)
 		}

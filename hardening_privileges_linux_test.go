@@ -15,14 +15,22 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestHardeningSyscallsRefusedAdmittedSiblings(t *testing.T) {
+// seccompSession provisions a confined session, skipping where the host
+// has no syscall filter.
+func seccompSession(t *testing.T) (*sandbox.Local, *sandbox.Session) {
+	t.Helper()
 	l, _ := newLocal(t)
 	requireConfinement(t, l)
 	requireMechanism(t, "seccomp", l.Capabilities().Enforcement.Syscalls)
-	sess := provision(t, l, sandbox.Spec{})
+	return l, provision(t, l, sandbox.Spec{})
+}
+
+func TestHardeningSyscallsRefusedAdmittedSiblings(t *testing.T) {
+	l, sess := seccompSession(t)
 	got := runHelperIn(t, l, sess, "syscalls", "all")
 	want := map[string]string{
 		"getpid": "OK", "socketpair": "OK", "mkfifo": "OK", "personality_query": "OK",
@@ -87,10 +95,7 @@ func readFileOr(path, fallback string) string {
 }
 
 func TestHardeningTerminalInjectionAndSession(t *testing.T) {
-	l, _ := newLocal(t)
-	requireConfinement(t, l)
-	requireMechanism(t, "seccomp", l.Capabilities().Enforcement.Syscalls)
-	sess := provision(t, l, sandbox.Spec{})
+	l, sess := seccompSession(t)
 	got := runHelperIn(t, l, sess, "tty", "")
 	expect(t, "confined", got, map[string]string{
 		"tiocsti": "EPERM", "tiocsti_hibits": "EPERM", "tioclinux": "EPERM", "fionread": "OK",
@@ -146,9 +151,7 @@ func TestHardeningChildPrivileges(t *testing.T) {
 	for _, pid := range pids {
 		st := procStatus(t, strconv.Itoa(pid))
 		for _, k := range []string{"CapEff", "CapPrm", "CapInh", "CapAmb"} {
-			if st[k] != "0000000000000000" {
-				t.Errorf("pid %d: %s = %s, want 0", pid, k, st[k])
-			}
+			assert.Equal(t, "0000000000000000", st[k], "pid %d: %s", pid, k)
 		}
 		// The bounding set differs by host, so the branch is on what
 		// Capabilities reports. A root host empties it. An unprivileged host
@@ -160,9 +163,7 @@ func TestHardeningChildPrivileges(t *testing.T) {
 		userNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
 		switch {
 		case strings.Contains(caps.Privileges.By, "empty bounding"):
-			if st["CapBnd"] != "0000000000000000" {
-				t.Errorf("pid %d: CapBnd = %s on a root host, want 0", pid, st["CapBnd"])
-			}
+			assert.Equal(t, "0000000000000000", st["CapBnd"], "pid %d: CapBnd on a root host", pid)
 		case userNS != "" && userNS != selfUserNS:
 			if want := fullCapSet(t); st["CapBnd"] != want {
 				t.Errorf("pid %d (user namespace %s): CapBnd = %s, want that namespace's full set %s", pid, userNS, st["CapBnd"], want)

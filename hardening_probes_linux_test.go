@@ -99,6 +99,18 @@ const (
 // kernel reads as a 32-bit int (a variable, so 32-bit builds compile).
 var highBits uint64 = 0xdead_beef_0000_0000
 
+// socketpair probes making (and closing) a socket pair of domain.
+func socketpair(domain int) func() error {
+	return func() error {
+		fds, err := unix.Socketpair(domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+		}
+		return err
+	}
+}
+
 // iuintptr converts a (possibly negative) int to a syscall argument.
 func iuintptr(i int) uintptr { return uintptr(i) }
 
@@ -112,14 +124,7 @@ func helperSyscalls(arg string) int {
 	probes := []probeCall{
 		// Admitted.
 		{"getpid", func() error { _, _, e := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0); return sysErr(0, e, false) }},
-		{"socketpair", func() error {
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err == nil {
-				unix.Close(fds[0])
-				unix.Close(fds[1])
-			}
-			return err
-		}},
+		{"socketpair", socketpair(unix.AF_UNIX)},
 		{"mkfifo", func() error {
 			name := fmt.Sprintf("sbx-fifo-%d", time.Now().UnixNano())
 			err := unix.Mkfifo(name, 0o600)

@@ -34,9 +34,9 @@
 //
 // # Other operating systems
 //
-// macOS, Windows and OpenBSD have their own adapters with different
-// strengths; [Capabilities] says what each enforces. Elsewhere the local
-// backend refuses to run commands under OSHardened.
+// macOS and Windows have their own adapters with different strengths;
+// [Capabilities] says what each enforces. Elsewhere (OpenBSD included) the
+// local backend refuses to run commands under OSHardened.
 package sandbox
 
 import (

@@ -73,8 +73,8 @@ func Prepare(p Policy) (*Prepared, error) {
 //     because os/exec would open a pipe for it on the confined thread.
 //     cmd.SysProcAttr is replaced: the child leads a new session, dies with
 //     its spawner thread, is cloned into new PID (and, for deny-all, network)
-//     namespaces where the host allows, and runs as ChildIdentity(p) when
-//     that differs from the host's user.
+//     namespaces where the host allows, and runs as [ChildIdentity] of the
+//     policy when that differs from the host's user.
 //   - macOS: cmd.Path and cmd.Args are rewritten to run the command through
 //     /usr/bin/sandbox-exec with the profile, and, when p sets resource
 //     limits, through a re-exec of the host executable that sets them first
@@ -84,9 +84,9 @@ func Prepare(p Policy) (*Prepared, error) {
 //   - Windows: the child is created suspended, put in a new Job Object with
 //     the limits, and resumed; cmd.SysProcAttr is copied and amended.
 //
-// The child's process tree is killed by [Child.Kill], and on every OS but
-// Linux (where the tree is the child's PID namespace, or its process group
-// without one) also when the child exits.
+// The child's process tree ([Support].ProcessTree says what it is here: the
+// PID namespace on Linux, the process group on macOS, the job on Windows) is
+// killed by [Child.Kill] and when the child exits.
 func (p *Prepared) Start(cmd *exec.Cmd) (*Child, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

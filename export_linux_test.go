@@ -12,7 +12,6 @@ var (
 	OutsideDirForTest         = outsideDir
 	HelperBinaryForTest       = helperBinary
 	HelperReqForTest          = helperReq
-	AssertRefusedForTest      = assertRefused
 	FileContentForTest        = fileContent
 	MountSourceForTest        = mountSource
 	MarkedPidsForTest         = markedPids

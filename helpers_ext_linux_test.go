@@ -13,7 +13,6 @@ var (
 	outsideDir         = sandbox.OutsideDirForTest
 	helperBinary       = sandbox.HelperBinaryForTest
 	helperReq          = sandbox.HelperReqForTest
-	assertRefused      = sandbox.AssertRefusedForTest
 	fileContent        = sandbox.FileContentForTest
 	mountSource        = sandbox.MountSourceForTest
 	markedPids         = sandbox.MarkedPidsForTest

@@ -32,9 +32,10 @@ var _ = func() bool {
 	return true
 }()
 
-// helperModes maps a helper mode to what the child does in it. Each test
-// file registers its own modes with registerHelper from an init function;
-// the external test package (sandbox_test) does so through RegisterHelper
+// helperModes maps a helper mode to what the child does in it. Modes are
+// registered with registerHelper from init functions: this file's own and
+// orphan-host (reliability_reclaim_test.go) below, the hardening modes of
+// the external test package (sandbox_test) through RegisterHelper
 // (export_linux_test.go).
 var helperModes = map[string]func(arg string) int{}
 

@@ -69,11 +69,11 @@ func ownerAlive(tag string) bool {
 	return ok && st == start
 }
 
-// ReclaimCgroups removes the per-command cgroups of processes that are
+// reclaimCgroups removes the per-command cgroups of processes that are
 // gone, after killing what is left in them (nothing, normally: commands
 // die with their PID namespace). Cgroups of live processes, and names it
 // does not know, are left alone.
-func ReclaimCgroups() {
+func reclaimCgroups() {
 	h := probeHost().cgroups
 	for _, parent := range []string{h.pidsParent, h.memParent} {
 		if parent == "" {

@@ -2,5 +2,5 @@
 
 package osconfine
 
-// ReclaimCgroups does nothing: only Linux makes per-command cgroups.
-func ReclaimCgroups() {}
+// reclaimCgroups does nothing: only Linux makes per-command cgroups.
+func reclaimCgroups() {}

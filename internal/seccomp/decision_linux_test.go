@@ -196,6 +196,26 @@ func decisions(t testing.TB, goarch string) []decision {
 	add("socket AF_UNIX both", both, c("socket", unix.AF_UNIX, unix.SOCK_STREAM, 0), wantEPERM)
 	add("socketpair AF_UNIX both", both, c("socketpair", unix.AF_UNIX, unix.SOCK_STREAM, 0, 0x1000), wantAllow)
 
+	// Proxy only: TCP in the internet domains and unix sockets; nothing else.
+	stream := Options{StreamOnly: true}
+	streamNoUnix := Options{StreamOnly: true, DenyUnixSocketCreation: true}
+	for _, af := range []uint64{unix.AF_INET, unix.AF_INET6, high | unix.AF_INET} {
+		add(fmt.Sprintf("socket af %#x TCP stream-only", af), stream, c("socket", af, unix.SOCK_STREAM, 0), wantAllow)
+		add(fmt.Sprintf("socket af %#x TCP nonblock cloexec stream-only", af), stream, c("socket", af, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0), wantAllow)
+		add(fmt.Sprintf("socket af %#x UDP stream-only", af), stream, c("socket", af, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0), wantEPERM)
+		add(fmt.Sprintf("socket af %#x raw stream-only", af), stream, c("socket", af, unix.SOCK_RAW, 0), wantEPERM)
+		add(fmt.Sprintf("socket af %#x seqpacket stream-only", af), stream, c("socket", af, unix.SOCK_SEQPACKET, 0), wantEPERM)
+		add(fmt.Sprintf("socketpair af %#x stream-only", af), stream, c("socketpair", af, unix.SOCK_STREAM, 0, 0x1000), wantEPERM)
+	}
+	for _, af := range []uint64{unix.AF_PACKET, unix.AF_NETLINK, unix.AF_VSOCK, 0} {
+		add(fmt.Sprintf("socket af %#x stream-only", af), stream, c("socket", af, unix.SOCK_STREAM, 0), wantEPERM)
+	}
+	add("socket AF_UNIX stream-only", stream, c("socket", unix.AF_UNIX, unix.SOCK_DGRAM, 0), wantAllow)
+	add("socket AF_UNIX stream-only nounix", streamNoUnix, c("socket", unix.AF_UNIX, unix.SOCK_STREAM, 0), wantEPERM)
+	add("socket AF_INET TCP stream-only nounix", streamNoUnix, c("socket", unix.AF_INET, unix.SOCK_STREAM, 0), wantAllow)
+	add("socketpair AF_UNIX stream-only", streamNoUnix, c("socketpair", unix.AF_UNIX, unix.SOCK_STREAM, 0, 0x1000), wantAllow)
+	add("socket AF_INET UDP stream-only with deny", Options{StreamOnly: true, DenyNetwork: true}, c("socket", unix.AF_INET, unix.SOCK_STREAM, 0), wantEPERM)
+
 	// Foreign ABIs.
 	for _, d := range []bpfvm.Data{c("getpid"), c("read"), c("ptrace", 0)} {
 		for _, foreign := range []uint32{auditI386, auditARM, 0, 0xffffffff} {
@@ -289,9 +309,9 @@ func TestDecisions(t *testing.T) {
 // allOptions is every combination of Options.
 func allOptions() []Options {
 	var os []Options
-	for i := range 12 {
-		o := Options{DenyNetwork: i&1 != 0, DenyUnixSocketCreation: i&2 != 0}
-		switch i >> 2 {
+	for i := range 24 {
+		o := Options{DenyNetwork: i&1 != 0, DenyUnixSocketCreation: i&2 != 0, StreamOnly: i >= 12}
+		switch (i % 12) >> 2 {
 		case 1:
 			o.AllowedCloneNamespaces = unix.CLONE_NEWPID | unix.CLONE_NEWNET
 		case 2:

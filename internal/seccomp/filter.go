@@ -9,7 +9,13 @@ const (
 	errEPERM  = syscall.Errno(1)
 	errENOSYS = syscall.Errno(38)
 
-	afUnix = 1 // AF_UNIX
+	afUnix  = 1  // AF_UNIX
+	afInet  = 2  // AF_INET
+	afInet6 = 10 // AF_INET6
+	// The socket type is its low four bits; SOCK_NONBLOCK and SOCK_CLOEXEC
+	// ride above them.
+	sockTypeMask = 0xf
+	sockStream   = 1 // SOCK_STREAM
 
 	ptraceTraceme = 0  // PTRACE_TRACEME
 	ptraceDetach  = 17 // PTRACE_DETACH
@@ -48,6 +54,13 @@ type Options struct {
 	// kernel reads an int). This covers TCP, UDP, raw, packet, netlink,
 	// vsock, MPTCP, SCTP alike.
 	DenyNetwork bool
+	// StreamOnly admits TCP: socket() in AF_INET and AF_INET6 with type
+	// SOCK_STREAM, besides AF_UNIX; every other domain, and UDP, raw and
+	// every other type in the internet domains, get EPERM. It is the
+	// syscall layer of a per-host allow-list, where the only peer a
+	// command can reach is the filtering proxy: DNS and other UDP stay
+	// refused. It has no effect with DenyNetwork.
+	StreamOnly bool
 	// DenyUnixSocketCreation refuses socket(AF_UNIX, ...) with EPERM and
 	// keeps socketpair(AF_UNIX, ...), which has no path and reaches nothing
 	// outside. Used when Landlock cannot scope connecting to pathname unix
@@ -177,6 +190,19 @@ func Rules(o Options) []Rule {
 	)
 
 	// Sockets. io_uring (refused above) is the other way to make one.
+	if o.StreamOnly && !o.DenyNetwork {
+		for _, domain := range []uint32{afInet, afInet6} {
+			rules = append(rules, Rule{Syscall: "socket",
+				Cond: []ArgCond{ArgEq32(0, domain), ArgMaskedEq32(1, sockTypeMask, sockStream)}, Action: ActAllow})
+		}
+		if !o.DenyUnixSocketCreation {
+			rules = append(rules, Rule{Syscall: "socket", Cond: []ArgCond{ArgEq32(0, afUnix)}, Action: ActAllow})
+		}
+		rules = append(rules,
+			Rule{Syscall: "socket", Action: eperm},
+			Rule{Syscall: "socketpair", Cond: []ArgCond{ArgNe32(0, afUnix)}, Action: eperm})
+		return rules
+	}
 	switch {
 	case o.DenyNetwork && o.DenyUnixSocketCreation:
 		deny("socket")

@@ -128,6 +128,10 @@ type ExecResult struct {
 	// receive the whole output (see ExecRequest.Stdout).
 	StdoutWriterFailed bool `json:"stdout_writer_failed,omitempty"`
 	StderrWriterFailed bool `json:"stderr_writer_failed,omitempty"`
+	// Network, for a session with a per-host allow-list, is what the
+	// command tried to reach through the filtering proxy while it ran
+	// (commands of the session running at the same time share it).
+	Network *NetworkSummary `json:"network,omitempty"`
 }
 
 // Success reports whether the command exited 0 on its own.

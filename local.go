@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/go-sandbox/sandbox/internal/netproxy"
 	"github.com/go-sandbox/sandbox/osconfine"
 )
 
@@ -35,6 +36,17 @@ type LocalConfig struct {
 	// changing the mode and times of the host's root-owned files.
 	// Unprivileged hosts always run commands as their own user.
 	RunAs *Identity
+
+	// Resolver and Dialer serve the filtering proxy of allow-list
+	// sessions (see AllowHosts); nil means net.DefaultResolver and a
+	// net.Dialer. Tests inject their own to map names to loopback servers.
+	Resolver Resolver
+	Dialer   Dialer
+	// OnNetworkEvent, when set, receives every connection attempt of
+	// every allow-list session, refusals at once and admitted attempts
+	// when they end. It is called on the connection's goroutine and
+	// should not block.
+	OnNetworkEvent func(NetworkEvent)
 }
 
 // DefaultPath is the PATH of commands that do not set one.
@@ -46,6 +58,9 @@ type Local struct {
 	cfg      LocalConfig
 	mu       sync.Mutex
 	sessions map[SessionID]*localSession // nil value: id reserved by a Provision in progress
+
+	proxyOnce sync.Once
+	proxy     *netproxy.Proxy // serves every allow-list session; see proxyFor
 }
 
 var _ Backend = (*Local)(nil)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"slices"
+
+	"github.com/go-sandbox/sandbox/internal/netproxy"
 )
 
 // This file holds the calls that change a live session's policy. Each
@@ -73,14 +75,35 @@ func (l *Local) ApplyNetworkPolicy(ctx context.Context, id SessionID, p NetworkP
 	if s.terminated {
 		return newError(op, id, ErrSessionNotFound, nil)
 	}
-	old, oldPrep := s.network, s.prepared
-	s.network, s.prepared = p.normalized(), nil
+	p = p.normalized()
+	if s.proxy != nil && isAllowList(p) {
+		// From one list to another: the proxy reads the list at every
+		// connection, so this takes effect at once, for running commands
+		// too; the confinement stays as it is.
+		list, err := netproxy.ParseList(p.AllowedHosts)
+		if err != nil {
+			return newError(op, id, ErrNetworkPolicy, err)
+		}
+		s.proxy.list.Store(list)
+		s.network = p
+		return nil
+	}
+	old, oldPrep, oldProxy := s.network, s.prepared, s.proxy
+	s.network, s.prepared, s.proxy = p, nil, nil
 	if _, err := s.preparedLocked(op); err != nil {
-		s.network, s.prepared = old, oldPrep
+		if s.proxy != nil {
+			s.proxy.close()
+		}
+		s.network, s.prepared, s.proxy = old, oldPrep, oldProxy
 		return err
 	}
 	if oldPrep != nil {
 		oldPrep.Close()
+	}
+	if oldProxy != nil {
+		// Commands still running in the old namespace lose the proxy:
+		// the new policy holds for them at once.
+		oldProxy.close()
 	}
 	return nil
 }

@@ -101,6 +101,9 @@ func (l *Local) Terminate(ctx context.Context, id SessionID) error {
 	for _, c := range children {
 		c.Wait()
 	}
+	if s.proxy != nil {
+		s.proxy.close()
+	}
 	err := os.RemoveAll(s.root)
 	s.lock.Close()
 	if err != nil {

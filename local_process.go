@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-sandbox/sandbox/osconfine"
 )
@@ -151,7 +152,11 @@ func (s *localSession) launch(op string, plan execPlan, req *ExecRequest, cancel
 	s.procs[p.info.ID] = p
 	s.mu.Unlock()
 	go func() {
-		p.res = r.wait()
+		res := r.wait()
+		if plan.proxy != nil {
+			res.Network = plan.proxy.summary(r.began, time.Now())
+		}
+		p.res = res
 		s.mu.Lock()
 		delete(s.procs, p.info.ID)
 		s.mu.Unlock()

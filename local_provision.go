@@ -48,8 +48,12 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 	// absolute mount sources (with the parents made for them), removed
 	// newest first.
 	var createdOutside []string
+	var s *localSession
 	defer func() {
 		if err != nil {
+			if s != nil && s.proxy != nil {
+				s.proxy.close()
+			}
 			os.RemoveAll(root)
 			lock.Close()
 			for _, d := range slices.Backward(createdOutside) {
@@ -58,7 +62,7 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 		}
 	}()
 
-	s := &localSession{
+	s = &localSession{backend: l,
 		id: id, root: root, created: time.Now().UTC(),
 		work: filepath.Join(root, "work"), home: filepath.Join(root, "home"), tmp: filepath.Join(root, "tmp"),
 		labels: spec.Labels, network: spec.NetworkPolicy.normalized(), limits: spec.Limits.withDefaults(),

@@ -31,7 +31,8 @@ type localSession struct {
 	// ReasonTerminated and no Exec waits past it.
 	stop chan struct{}
 	// lock marks the root as owned by this process until Terminate.
-	lock *os.File
+	lock    *os.File
+	backend *Local
 
 	mu         sync.Mutex
 	labels     map[string]string
@@ -40,6 +41,7 @@ type localSession struct {
 	limits     Limits
 	profile    Profile
 	prepared   *osconfine.Prepared // built lazily, dropped when the policy changes
+	proxy      *sessionProxy       // the filtering proxy of an allow-list, or nil
 	running    map[*osconfine.Child]struct{}
 	procs      map[ProcessID]*localProcess // running processes, Exec's included
 	nextProc   int
@@ -84,6 +86,7 @@ func (s *localSession) policyInput() sessionPolicy {
 	return sessionPolicy{
 		writable: []string{s.work, s.home, s.tmp}, tempDir: s.tmp,
 		mounts: s.mounts, network: s.network, limits: s.limits, runAs: s.runAs, unixSockets: s.sockets,
+		proxy: s.proxy,
 	}
 }
 
@@ -94,6 +97,13 @@ func (s *localSession) policyInput() sessionPolicy {
 func (s *localSession) preparedLocked(op string) (*osconfine.Prepared, error) {
 	if s.prepared != nil {
 		return s.prepared, nil
+	}
+	if err := s.ensureProxyLocked(); err != nil {
+		kind := ErrExec
+		if errors.Is(err, osconfine.ErrUnsupported) {
+			kind = ErrUnsupported
+		}
+		return nil, newError(op, s.id, kind, err)
 	}
 	p, err := buildPolicy(s.policyInput())
 	if err != nil {
@@ -144,6 +154,9 @@ func (s *localSession) baseEnvLocked(path string) map[string]string {
 			env[OutputsEnv] = m.Source
 		}
 	}
+	if s.proxy != nil {
+		s.proxy.proxyEnv(env)
+	}
 	for k, v := range s.env {
 		env[k] = v
 	}
@@ -156,6 +169,7 @@ type execPlan struct {
 	dir    string              // host directory the command starts in
 	env    map[string]string   // base environment (before the request's)
 	limits Limits
+	proxy  *sessionProxy // for the result's network summary; nil without an allow-list
 }
 
 // beginExec wakes the session, counts an Exec in progress and returns what
@@ -178,7 +192,7 @@ func (s *localSession) beginExec(op string, cwd, path string) (execPlan, error) 
 		return execPlan{}, newError(op, s.id, ErrInvalidRequest, err)
 	}
 	s.active++
-	return execPlan{prep: prep, dir: dir, env: s.baseEnvLocked(path), limits: s.limits}, nil
+	return execPlan{prep: prep, dir: dir, env: s.baseEnvLocked(path), limits: s.limits, proxy: s.proxy}, nil
 }
 
 // endExec ends what beginExec began and restarts the idle clock.

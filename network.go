@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/go-sandbox/sandbox/internal/netproxy"
 )
 
 // NetworkMode is the wire name of a network policy's mode.
@@ -33,7 +34,24 @@ func AllowAll() NetworkPolicy { return NetworkPolicy{Mode: NetworkUnrestricted} 
 // DenyAll refuses all network access.
 func DenyAll() NetworkPolicy { return NetworkPolicy{Mode: NetworkLimited} }
 
-// AllowHosts admits only the named hosts.
+// AllowHosts admits only the named hosts, through a filtering proxy (the
+// local backend enforces it on root Linux hosts; Capabilities says where).
+// Each entry is one of:
+//
+//   - a host name, "pypi.org": that name exactly (case-insensitive, a
+//     trailing dot ignored, internationalised names compared in their
+//     ASCII form);
+//   - a wildcard, "*.githubusercontent.com": every subdomain, not the name
+//     itself and not "evilgithubusercontent.com";
+//   - an IP address or CIDR block, "192.0.2.10", "2001:db8::/32", which
+//     admits connections to those addresses given as such;
+//
+// each optionally with a port, "example.com:8443", or any port,
+// "example.com:*". Without a port an entry admits 80 and 443 only: an
+// entry names a web service, not every service of a host. A name that
+// resolves to a loopback, link-local (cloud metadata), private or other
+// special-use address is refused unless an address entry names that
+// address. An invalid entry is an ErrNetworkPolicy.
 func AllowHosts(hosts ...string) NetworkPolicy {
 	return NetworkPolicy{Mode: NetworkLimited, AllowedHosts: hosts}
 }
@@ -72,10 +90,9 @@ func (p NetworkPolicy) validate() error {
 	default:
 		return fmt.Errorf("unknown mode %q", p.Mode)
 	}
-	for _, h := range p.AllowedHosts {
-		if h == "" || strings.ContainsAny(h, " \t\r\n\x00/") {
-			return fmt.Errorf("invalid host %q", h)
-		}
+	// Hosts follow the filtering proxy's patterns (see AllowHosts).
+	if _, err := netproxy.ParseList(p.AllowedHosts); err != nil {
+		return err
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ type sessionPolicy struct {
 	limits      Limits
 	unixSockets []string
 	runAs       *osconfine.Identity
+	proxy       *sessionProxy // the filtering proxy of an allow-list
 }
 
 // buildPolicy turns a session's state into the osconfine.Policy every
@@ -62,7 +63,9 @@ func buildPolicy(s sessionPolicy) (osconfine.Policy, error) {
 		p.Network = osconfine.NetworkDenyAll
 	default:
 		p.Network = osconfine.NetworkAllowList
-		p.AllowedHosts = append([]string(nil), s.network.AllowedHosts...)
+		if s.proxy != nil {
+			p.Namespace, p.ProxyPort = s.proxy.ns, s.proxy.port
+		}
 	}
 	p.UnixSockets = s.unixSockets
 	p.TempDir = s.tempDir

@@ -67,14 +67,15 @@ func landlockRights(a Access, isDir bool, handled landlock.AccessFSSet) landlock
 }
 
 // landlockConfig is the ruleset's handled rights for a policy at an ABI:
-// every filesystem right the kernel knows; TCP bind and connect only when the
-// network is denied (handling them with no port rule refuses them all);
+// every filesystem right the kernel knows; TCP bind and connect when the
+// network is denied (handling them with no port rule refuses them all) or
+// goes through the proxy (one connect rule admits its port);
 // abstract unix sockets and signals scoped to the sandbox always, so a child
 // cannot reach a host service on an abstract socket or signal host processes.
 func landlockConfig(p Policy, abi int) landlock.Config {
 	preset := landlockPresets[abi]
 	cfg := landlock.Config{HandledAccessFS: preset.HandledAccessFS, Scoped: preset.Scoped}
-	if p.Network == NetworkDenyAll {
+	if p.Network == NetworkDenyAll || p.Network == NetworkAllowList {
 		cfg.HandledAccessNet = preset.HandledAccessNet
 	}
 	return cfg
@@ -109,6 +110,9 @@ func newLandlockRuleset(p Policy, abi int) (fd int, flags uint32, err error) {
 		for _, path := range p.UnixSockets {
 			rules = append(rules, landlock.PathAccess(sock, path))
 		}
+	}
+	if p.Network == NetworkAllowList && cfg.HandledAccessNet != 0 {
+		rules = append(rules, landlock.ConnectTCP(p.ProxyPort))
 	}
 	fd, flags, err = cfg.NewRulesetFD(rules...)
 	if err != nil {

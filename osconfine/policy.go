@@ -42,9 +42,13 @@ const (
 	NetworkUnrestricted NetworkMode = iota
 	// NetworkDenyAll refuses every socket but AF_UNIX.
 	NetworkDenyAll
-	// NetworkAllowList admits only the hosts in Policy.AllowedHosts.
-	// No adapter can enforce a per-host list without a filtering proxy,
-	// which none has: Prepare refuses it with ErrUnsupported.
+	// NetworkAllowList admits only a filtering proxy: the child runs in
+	// Policy.Namespace, where the proxy listens on 127.0.0.1:ProxyPort, may
+	// make TCP connections (seccomp refuses UDP, raw and other sockets) and,
+	// with Landlock ABI >= 4, connect to that port only. Which hosts the
+	// proxy admits is the proxy's business, not the OS layer's. Only a
+	// root Linux host enforces it ([Support].NetworkAllowList); elsewhere
+	// Prepare refuses it with ErrUnsupported.
 	NetworkAllowList
 )
 
@@ -77,9 +81,12 @@ type Policy struct {
 	// baseline Prepare adds for the OS (programs, libraries, the
 	// configuration they read, a few devices). Anything else is refused.
 	Paths []PathRule
-	// Network is the network mode; AllowedHosts is used with NetworkAllowList.
-	Network      NetworkMode
-	AllowedHosts []string
+	// Network is the network mode.
+	Network NetworkMode
+	// Namespace and ProxyPort are the filtering proxy's network namespace
+	// and loopback port, for NetworkAllowList.
+	Namespace *NetworkNamespace
+	ProxyPort uint16
 	// UnixSockets lists pathname unix sockets the child may connect to.
 	// Connecting to any other pathname socket is refused where the host
 	// can tell sockets apart (see the Linux adapter for the ABI rules).

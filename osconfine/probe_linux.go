@@ -96,7 +96,18 @@ func probe() Support {
 		}
 		s.NetworkDenyAll = enforcedBy(by)
 	}
-	s.NetworkAllowList = notEnforced("per-host allow-lists need a filtering proxy, which the local backend does not have")
+	switch {
+	case !s.NetworkDenyAll.Enforced:
+		s.NetworkAllowList = notEnforced("needs what deny-all needs: " + s.NetworkDenyAll.Reason)
+	case !h.root:
+		s.NetworkAllowList = notEnforced("an unprivileged host cannot share a network namespace between the filtering proxy and the commands (each command gets its own inside its user namespace); a session init that owns the namespace is not built yet")
+	default:
+		by := "filtering proxy (HTTP CONNECT, plain HTTP, SOCKS5) listening in the session's own network namespace, which has only loopback; seccomp admits only TCP sockets (no UDP, DNS, raw)"
+		if abi >= 4 {
+			by += "; Landlock TCP rules admit connect to the proxy's port only"
+		}
+		s.NetworkAllowList = enforcedBy(by)
+	}
 	s.UnixSockets = unixSocketSupport(abi, s.Syscalls.Enforced)
 	switch {
 	case h.root:

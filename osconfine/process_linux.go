@@ -3,6 +3,7 @@
 package osconfine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -45,6 +46,18 @@ func (p *Prepared) prepareProcess() error {
 		case h.userNS:
 			p.cloneflags |= unix.CLONE_NEWNET
 		}
+	}
+	if p.policy.Network == NetworkAllowList {
+		// The session's namespace, where its proxy listens: the spawner
+		// thread joins it like the deny-all one.
+		if p.policy.Namespace == nil || p.policy.ProxyPort == 0 {
+			return errors.New("osconfine: an allow-list policy needs the proxy's namespace and port")
+		}
+		fd, err := p.policy.Namespace.n.dupFD()
+		if err != nil {
+			return fmt.Errorf("osconfine: the proxy's network namespace: %w", err)
+		}
+		p.netnsFD = fd
 	}
 	if n := p.policy.Limits.CPUCount; n > 0 {
 		var set unix.CPUSet

@@ -45,6 +45,7 @@ func unixSocketSupport(abi int, seccompOK bool) Mechanism {
 func (p *Prepared) seccompOptions() seccomp.Options {
 	return seccomp.Options{
 		DenyNetwork:            p.policy.Network == NetworkDenyAll,
+		StreamOnly:             p.policy.Network == NetworkAllowList,
 		DenyUnixSocketCreation: p.support.LandlockABI < 9 && len(p.policy.UnixSockets) == 0,
 		AllowedCloneNamespaces: uint32(p.cloneflags),
 	}

@@ -19,7 +19,20 @@
 //
 // Every command starts with a clean environment (see [ExecRequest.Env]),
 // only file descriptors 0, 1 and 2, its own session and no controlling
-// terminal. When Exec returns, the command and everything it started are gone.
+// terminal (unless it asked for one: [ExecRequest.Terminal]). When Exec
+// returns, the command and everything it started are gone; Exec returns a
+// result for every command that ran and an error only for one that did
+// not, and its deadline holds whatever the caller's writers do.
+//
+// # Processes, networks, leftovers
+//
+// The local backend is also a [ProcessBackend]: [Local.Start] hands back a
+// [Process] for commands that live across steps (a dev server, a REPL, a
+// program on a terminal). A session's network policy may name hosts
+// ([AllowHosts]); the local backend then routes its commands through a
+// filtering proxy, where this host allows it. Session roots and cgroups a
+// killed host process left behind are reclaimed by the next [NewLocal] on
+// the same root directory.
 //
 // # Linux
 //

@@ -32,12 +32,7 @@ func startUnconfined(cmd *exec.Cmd) (*Child, error) {
 	default:
 		return startInNewSession(cmd)
 	}
-	controllingTerminal(cmd, attr)
-	cmd.SysProcAttr = attr
-	if err := markInheritedCloseOnExec(); err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
+	if err := startLeader(cmd, attr); err != nil {
 		return nil, err
 	}
 	child := newChild(cmd)

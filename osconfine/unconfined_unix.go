@@ -18,13 +18,20 @@ func startInNewSession(cmd *exec.Cmd) (*Child, error) {
 	}
 	attr.Setsid, attr.Setpgid, attr.Pgid = true, false, 0
 	attr.Setctty, attr.Foreground = false, false
-	controllingTerminal(cmd, attr)
-	cmd.SysProcAttr = attr
-	if err := markInheritedCloseOnExec(); err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
+	if err := startLeader(cmd, attr); err != nil {
 		return nil, err
 	}
 	return startGroupReaper(cmd), nil
+}
+
+// startLeader starts cmd with attr (which starts a new session), its stdin
+// as controlling terminal when it is one, and no host descriptor but 0, 1
+// and 2 inherited.
+func startLeader(cmd *exec.Cmd, attr *syscall.SysProcAttr) error {
+	controllingTerminal(cmd, attr)
+	cmd.SysProcAttr = attr
+	if err := markInheritedCloseOnExec(); err != nil {
+		return err
+	}
+	return cmd.Start()
 }

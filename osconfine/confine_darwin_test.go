@@ -149,7 +149,6 @@ func TestDarwinNetwork(t *testing.T) {
 		t.Errorf("unrestricted: connect refused: %v\n%s", err, out)
 	}
 	p.Network = NetworkAllowList
-	p.AllowedHosts = []string{"example.org"}
 	if _, err := Prepare(p); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("allow-list: Prepare err = %v, want ErrUnsupported", err)
 	}

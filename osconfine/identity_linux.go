@@ -9,14 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// childIdentity is p.RunAs or DefaultChildIdentity on a root host, unless
+// childIdentity is p.RunAs or defaultChildIdentity on a root host, unless
 // that is uid 0; an unprivileged host cannot give its children another
 // identity.
 func childIdentity(p Policy) (Identity, bool) {
 	if !probeHost().root {
 		return Identity{}, false
 	}
-	id := DefaultChildIdentity
+	id := defaultChildIdentity
 	if p.RunAs != nil {
 		id = *p.RunAs
 	}

@@ -98,7 +98,7 @@ type Policy struct {
 	Limits Limits
 	// RunAs is the identity children run as where the adapter can give
 	// them one (Linux, when the host runs as root); nil means
-	// DefaultChildIdentity there. See ChildIdentity.
+	// DefaultChildUID and DefaultChildGID there. See ChildIdentity.
 	RunAs *Identity
 }
 
@@ -109,8 +109,15 @@ type Identity struct {
 	GID uint32 `json:"gid"`
 }
 
-// DefaultChildIdentity is what children run as on a root host: nobody and
-// nogroup on most systems. A child running as uid 0, even without any
-// capability, owns the host's system files, and Landlock does not mediate
-// chmod, chown or utimes on them.
-var DefaultChildIdentity = Identity{UID: 65534, GID: 65534}
+// DefaultChildUID and DefaultChildGID are what children run as on a root
+// host when the policy names no RunAs: nobody and nogroup on most systems.
+// A child running as uid 0, even without any capability, owns the host's
+// system files, and Landlock does not mediate chmod, chown or utimes on
+// them. They are constants: which user commands run as is decided per
+// policy (Policy.RunAs), never by a global a caller could change.
+const (
+	DefaultChildUID = 65534
+	DefaultChildGID = 65534
+)
+
+var defaultChildIdentity = Identity{UID: DefaultChildUID, GID: DefaultChildGID}

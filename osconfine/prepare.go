@@ -130,7 +130,7 @@ func StartUnconfined(cmd *exec.Cmd) (*Child, error) {
 // ChildIdentity returns the identity children of p run as when it differs
 // from the host process's, and whether it does. Only Linux gives children an
 // identity of their own: on a root host that is p.RunAs, or
-// DefaultChildIdentity; an explicit RunAs of uid 0 keeps the children root
+// DefaultChildUID:DefaultChildGID; an explicit RunAs of uid 0 keeps the children root
 // (without capabilities). An unprivileged host, and every other OS, runs
 // children as the host's user.
 func ChildIdentity(p Policy) (Identity, bool) {

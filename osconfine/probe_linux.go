@@ -111,9 +111,9 @@ func probe() Support {
 	s.UnixSockets = unixSocketSupport(abi, s.Syscalls.Enforced)
 	switch {
 	case h.root:
-		s.HostFileMetadata = enforcedBy(fmt.Sprintf("commands run as uid %d, which owns no host file (unless LocalConfig.RunAs says otherwise)", DefaultChildIdentity.UID))
+		s.HostFileMetadata = enforcedBy(fmt.Sprintf("commands run as uid %d, which owns no host file (unless LocalConfig.RunAs says otherwise)", DefaultChildUID))
 		s.ProcessTree = enforcedBy("PID namespace (init is the command) and Pdeathsig")
-		s.Privileges = enforcedBy(fmt.Sprintf("no_new_privs; empty bounding, inheritable and ambient sets; runs as uid %d, not as the owner of the host's files", DefaultChildIdentity.UID))
+		s.Privileges = enforcedBy(fmt.Sprintf("no_new_privs; empty bounding, inheritable and ambient sets; runs as uid %d, not as the owner of the host's files", DefaultChildUID))
 	case h.userNS:
 		s.HostFileMetadata = notEnforced("commands run as the host's user and may change the mode and times of that user's files outside their roots: Landlock does not mediate chmod, chown or utimes, and an unprivileged host can map only its own uid")
 		s.ProcessTree = enforcedBy("user and PID namespace (init is the command) and Pdeathsig")
@@ -146,10 +146,10 @@ func limitSupport(h hostFacts) LimitSupport {
 	l.MaxOpenFiles = enforcedBy("RLIMIT_NOFILE, set at the exec stop")
 	if h.cgroups.pidsParent != "" {
 		l.MaxProcesses = enforcedBy("pids cgroup of the whole tree, joined at the exec stop")
-	} else if h.root && DefaultChildIdentity.UID == 0 {
+	} else if h.root && DefaultChildUID == 0 {
 		l.MaxProcesses = notEnforced("RLIMIT_NPROC does not apply to uid 0 and no pids cgroup can be created")
 	} else if h.root {
-		l.MaxProcesses = enforcedBy(fmt.Sprintf("RLIMIT_NPROC of uid %d (counts all its processes), set at the exec stop", DefaultChildIdentity.UID))
+		l.MaxProcesses = enforcedBy(fmt.Sprintf("RLIMIT_NPROC of uid %d (counts all its processes), set at the exec stop", DefaultChildUID))
 	} else {
 		l.MaxProcesses = enforcedBy("RLIMIT_NPROC (counts every process of the host user), set at the exec stop")
 	}

@@ -1,0 +1,151 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-sandbox/sandbox"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+)
+
+// streamSlack is how much longer than the timeout the stream may last:
+// timeout(1) inside the pod ends the command first, and its exit status
+// then still arrives; the stream's own deadline is the backstop.
+const streamSlack = killGrace + 2*time.Second
+
+// Exit statuses of timeout(1) when it ended the command: 124 after
+// SIGTERM, 128+9 when it had to send SIGKILL.
+const (
+	exitTimedOut = 124
+	exitKilled   = 137
+)
+
+var envKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validate rejects what the local backend rejects.
+func validate(req *sandbox.ExecRequest) error {
+	if strings.TrimSpace(req.Command) == "" {
+		return errors.New("empty command")
+	}
+	if req.Timeout < 0 {
+		return errors.New("negative timeout")
+	}
+	hasNUL := func(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+	if hasNUL(req.Command) || hasNUL(req.Cwd) {
+		return errors.New("NUL byte in command or cwd")
+	}
+	for i, a := range req.Args {
+		if hasNUL(a) {
+			return fmt.Errorf("NUL byte in argument %d", i)
+		}
+	}
+	for k, v := range req.Env {
+		if !envKeyPattern.MatchString(k) {
+			return fmt.Errorf("invalid environment key %q", k)
+		}
+		if hasNUL(v) {
+			return fmt.Errorf("NUL byte in the value of %s", k)
+		}
+	}
+	return nil
+}
+
+// Exec runs one command in the session's pod and waits for it. The
+// result has the local backend's semantics: output capped at the
+// session's MaxOutputBytes with truncation flags, the exit code, TimedOut
+// on the timeout (Reason wall_time) or a cancelled context (Reason
+// cancelled, with the context's error).
+func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.ExecRequest) (*sandbox.ExecResult, error) {
+	const op = "exec"
+	if err := validate(&req); err != nil {
+		return nil, newError(op, id, sandbox.ErrInvalidRequest, err)
+	}
+	ref, err := b.lookup(ctx, op, id)
+	if err != nil {
+		return nil, err
+	}
+	if ref.state == sandbox.StateSuspended {
+		return nil, newError(op, id, sandbox.ErrLifecycle, errors.New("the session is suspended: Resume it first"))
+	}
+	if ref.pod == nil {
+		return nil, newError(op, id, sandbox.ErrLifecycle, errors.New("the session has no pod yet"))
+	}
+	if ready, why, _ := podReady(ref.pod); !ready {
+		return nil, newError(op, id, sandbox.ErrLifecycle, fmt.Errorf("pod %s is not running: %s", ref.pod.Name, why))
+	}
+	limits := ref.rec.Limits
+	timeout := req.Timeout
+	if timeout == 0 {
+		timeout = limits.WallTime
+	}
+	if timeout == 0 {
+		timeout = sandbox.DefaultWallTime
+	}
+	maxOut := limits.MaxOutputBytes
+	if maxOut <= 0 {
+		maxOut = sandbox.DefaultMaxOutputBytes
+	}
+
+	argv := []string{b.cfg.Shell, "-c", script(&req, timeout, limits)}
+	var stdin io.Reader
+	if len(req.Stdin) > 0 || req.StdinReader != nil {
+		stdin = bytes.NewReader(req.Stdin)
+		if req.StdinReader != nil {
+			stdin = io.MultiReader(stdin, req.StdinReader)
+		}
+	}
+	ex, err := b.executor(ref.pod, argv, stdin != nil)
+	if err != nil {
+		return nil, newError(op, id, sandbox.ErrExec, err)
+	}
+	stdout := &capture{limit: maxOut, tee: req.Stdout}
+	stderr := &capture{limit: maxOut, tee: req.Stderr}
+	streamCtx, cancel := context.WithTimeout(ctx, timeout+streamSlack)
+	defer cancel()
+
+	began := time.Now()
+	streamErr := ex.StreamWithContext(streamCtx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	res := &sandbox.ExecResult{Duration: time.Since(began)}
+	res.Stdout, res.StdoutTruncated = stdout.result()
+	res.Stderr, res.StderrTruncated = stderr.result()
+
+	var exitErr utilexec.ExitError
+	switch {
+	case streamErr == nil:
+	case errors.As(streamErr, &exitErr) && exitErr.Exited():
+		res.ExitCode = exitErr.ExitStatus()
+	case ctx.Err() != nil:
+		res.ExitCode, res.TimedOut, res.Reason = -1, true, sandbox.ReasonCancelled
+		return res, ctx.Err()
+	case streamCtx.Err() != nil:
+		res.ExitCode, res.TimedOut, res.Reason = -1, true, sandbox.ReasonWallTime
+		return res, nil
+	default:
+		// The stream broke: if the session went away meanwhile, say so.
+		if _, err := b.lookup(context.WithoutCancel(ctx), op, id); errors.Is(err, sandbox.ErrSessionNotFound) {
+			return nil, newError(op, id, sandbox.ErrSessionNotFound, streamErr)
+		}
+		return nil, newError(op, id, sandbox.ErrExec, streamErr)
+	}
+	if res.ExitCode == scriptExit && bytes.HasPrefix(res.Stderr, []byte(scriptMarker)) {
+		msg := strings.TrimSpace(strings.TrimPrefix(string(res.Stderr), scriptMarker))
+		kind := sandbox.ErrExec
+		if req.Cwd != "" && strings.HasPrefix(msg, "cannot change to directory") {
+			kind = sandbox.ErrInvalidRequest
+		}
+		return nil, newError(op, id, kind, errors.New(msg))
+	}
+	if (res.ExitCode == exitTimedOut || res.ExitCode == exitKilled) && res.Duration >= timeout {
+		// timeout(1) ended it: a command that exits 124 by itself does
+		// so before the timeout.
+		res.TimedOut, res.Reason = true, sandbox.ReasonWallTime
+	}
+	return res, nil
+}

@@ -203,7 +203,13 @@ func (b *Backend) deleteObjects(ctx context.Context, id sandbox.SessionID, name 
 	}
 	// Pods by label, not only by name: in ModeAgentSandbox the
 	// controller names them, and a pod must not outlive its session.
-	keep(b.client.CoreV1().Pods(ns).DeleteCollection(ctx, opts, metav1.ListOptions{LabelSelector: selector(id)}))
+	pods, err := b.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector(id)})
+	keep(err)
+	if err == nil {
+		for _, pod := range pods.Items {
+			keep(b.client.CoreV1().Pods(ns).Delete(ctx, pod.Name, opts))
+		}
+	}
 	keep(b.client.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, opts))
 	return errors.Join(errs...)
 }

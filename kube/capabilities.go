@@ -35,7 +35,7 @@ func (b *Backend) enforcement() enforcement {
 	}
 	if b.cfg.NetworkPolicyEnforced {
 		e.NetworkDenyAll = enforcedBy("a NetworkPolicy per session (the cluster's CNI, per Config.NetworkPolicyEnforced)")
-		e.NetworkAllowList = enforcedBy("NetworkPolicy ipBlock rules: IP addresses and CIDRs only, host names are refused")
+		e.NetworkAllowList = enforcedBy("NetworkPolicy ipBlock rules: IP addresses only, host names are refused")
 	} else {
 		why := "Config.NetworkPolicyEnforced is false: the NetworkPolicy is created but the cluster's CNI may ignore it"
 		e.NetworkDenyAll, e.NetworkAllowList = notEnforced(why), notEnforced(why)

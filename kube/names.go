@@ -74,8 +74,8 @@ func objectName(id sandbox.SessionID) string {
 		}
 	}
 	prefix := strings.Trim(b.String(), "-")
-	if len(prefix) > 40 {
-		prefix = strings.Trim(prefix[:40], "-")
+	if len(prefix) > 30 {
+		prefix = strings.Trim(prefix[:30], "-")
 	}
 	if prefix == "" {
 		return "sandbox-" + digest(id)

@@ -43,22 +43,18 @@ func networkPolicySpec(id sandbox.SessionID, policy sandbox.NetworkPolicy) netwo
 	return spec
 }
 
-// allowedBlocks turns allow-list entries into CIDRs. A NetworkPolicy
-// matches addresses only: a host name cannot be enforced by one (that
-// needs a CNI's FQDN policies or an egress proxy), so it is refused rather
-// than resolved once here and silently stale later.
+// allowedBlocks turns allow-list entries into /32 and /128 CIDRs. A
+// NetworkPolicy matches addresses only: a host name cannot be enforced by
+// one (that needs a CNI's FQDN policies or an egress proxy), so it is
+// refused rather than resolved once here and silently stale later.
 func allowedBlocks(hosts []string) ([]string, error) {
 	var out []string
 	for _, h := range hosts {
-		if pfx, err := netip.ParsePrefix(h); err == nil {
-			out = append(out, pfx.Masked().String())
-			continue
+		addr, err := netip.ParseAddr(h)
+		if err != nil {
+			return nil, fmt.Errorf("allow-list entry %q is a host name: a NetworkPolicy matches only IP addresses", h)
 		}
-		if addr, err := netip.ParseAddr(h); err == nil {
-			out = append(out, netip.PrefixFrom(addr, addr.BitLen()).String())
-			continue
-		}
-		return nil, fmt.Errorf("allow-list entry %q is a host name: a NetworkPolicy matches only IP addresses and CIDRs", h)
+		out = append(out, netip.PrefixFrom(addr, addr.BitLen()).String())
 	}
 	return out, nil
 }

@@ -81,7 +81,7 @@ func (b *Backend) plan(spec sandbox.Spec) (*plan, error) {
 	p.session = sandbox.Session{
 		ID: id, Backend: b.Name(), State: sandbox.StateRunning, Labels: spec.Labels,
 		Workdir: b.cfg.Workdir, NetworkPolicy: policy, Limits: limits, Profile: profile,
-		CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
+		CreatedAt: now().UTC().Truncate(time.Millisecond),
 		Mounts: []sandbox.ResolvedMount{
 			{Target: sandbox.MemoryTarget, Access: sandbox.ReadWrite},
 			{Target: sandbox.OutputsTarget, Access: sandbox.ReadWrite},
@@ -192,3 +192,6 @@ func (b *Backend) checkNetwork(op string, id sandbox.SessionID, p sandbox.Networ
 	}
 	return nil
 }
+
+// now is time.Now; golden-file tests fix it.
+var now = time.Now

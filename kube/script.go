@@ -43,14 +43,15 @@ func script(req *sandbox.ExecRequest, timeout time.Duration, l sandbox.Limits) s
 	var b strings.Builder
 	b.WriteString("command -v timeout >/dev/null 2>&1" + fail("the image has no timeout program, which the backend needs to end commands inside the pod"))
 	if req.Cwd != "" {
-		b.WriteString("cd -- " + sandbox.ShellQuote(req.Cwd) + fail("cannot change to directory "+req.Cwd))
+		// The shell's own message would come before the marker.
+		b.WriteString("cd -- " + sandbox.ShellQuote(req.Cwd) + " 2>/dev/null" + fail("cannot change to directory "+req.Cwd))
 	}
 	if l.CPUTime > 0 {
 		secs := inPodTimeout(l.CPUTime)
-		b.WriteString(fmt.Sprintf("ulimit -t %d", secs) + fail("the shell cannot set the CPU time limit (ulimit -t)"))
+		b.WriteString(fmt.Sprintf("ulimit -t %d 2>/dev/null", secs) + fail("the shell cannot set the CPU time limit (ulimit -t)"))
 	}
 	if l.MaxOpenFiles > 0 {
-		b.WriteString(fmt.Sprintf("ulimit -n %d", l.MaxOpenFiles) + fail("the shell cannot set the open files limit (ulimit -n)"))
+		b.WriteString(fmt.Sprintf("ulimit -n %d 2>/dev/null", l.MaxOpenFiles) + fail("the shell cannot set the open files limit (ulimit -n)"))
 	}
 	words := []string{"exec"}
 	if len(req.Env) > 0 {

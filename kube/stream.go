@@ -6,7 +6,7 @@ import (
 	"path"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/streaming/pkg/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 )
@@ -69,7 +69,10 @@ func (b *Backend) executor(pod *corev1.Pod, argv []string, stdin bool) (remoteco
 	return remotecommand.NewFallbackExecutor(w, s, upgradeFailed)
 }
 
-// upgradeFailed is the only condition for falling back to SPDY.
+// upgradeFailed is the only condition for falling back to SPDY. The
+// error types are k8s.io/streaming's: client-go's WebSocket transport
+// returns those, and apimachinery's older httpstream package has types of
+// the same name that never match.
 func upgradeFailed(err error) bool {
 	return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 }

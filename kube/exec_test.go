@@ -242,4 +242,3 @@ func TestExecBadRequests(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

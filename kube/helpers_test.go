@@ -72,8 +72,10 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 		pods := c.client.CoreV1().Pods(pa.GetNamespace())
 		if string(pa.GetPatch()) == `{"spec":{"replicas":0}}` {
 			pods.Delete(ctx, pa.GetName(), metav1.DeleteOptions{})
-		} else if sb, err := c.dyn.Resource(SandboxGVR).Namespace(pa.GetNamespace()).Get(ctx, pa.GetName(), metav1.GetOptions{}); err == nil {
-			c.startSandboxPod(t, sb)
+		} else if obj, err := c.dyn.Tracker().Get(SandboxGVR, pa.GetNamespace(), pa.GetName()); err == nil {
+			// The tracker, not the client: the client's lock is held
+			// while reactors run.
+			c.startSandboxPod(t, obj.(*unstructured.Unstructured))
 		}
 		return false, nil, nil
 	})

@@ -1,0 +1,154 @@
+package kube
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/go-sandbox/sandbox"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestTerminateDeletesEverythingOnce(t *testing.T) {
+	c := newFakeCluster(t)
+	b := c.backend(t, Config{NetworkPolicyEnforced: true})
+	s := provision(t, b, sandbox.Spec{})
+	other := provision(t, b, sandbox.Spec{})
+	if err := b.Terminate(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	pods, _ := c.client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{})
+	nps, _ := c.client.NetworkingV1().NetworkPolicies("default").List(t.Context(), metav1.ListOptions{})
+	if len(pods.Items) != 1 || pods.Items[0].Name != objectName(other.ID) || len(nps.Items) != 1 || nps.Items[0].Name != objectName(other.ID) {
+		t.Errorf("after Terminate: %d pods, %d policies; only the other session's should remain", len(pods.Items), len(nps.Items))
+	}
+	if err := b.Terminate(t.Context(), s.ID); !errors.Is(err, sandbox.ErrSessionNotFound) {
+		t.Errorf("second Terminate: %v, want ErrSessionNotFound", err)
+	}
+	for name, err := range map[string]error{
+		"snapshot": func() error { _, err := b.Snapshot(t.Context(), s.ID); return err }(),
+		"exec":     func() error { _, err := b.Exec(t.Context(), s.ID, sandbox.ExecRequest{Command: "true"}); return err }(),
+		"network":  b.ApplyNetworkPolicy(t.Context(), s.ID, sandbox.AllowAll()),
+	} {
+		var se *sandbox.Error
+		if !errors.Is(err, sandbox.ErrSessionNotFound) || !errors.As(err, &se) || se.Session != s.ID {
+			t.Errorf("%s after Terminate: %v, want a *sandbox.Error with ErrSessionNotFound", name, err)
+		}
+	}
+}
+
+// A new Backend (a restarted host process) finds the sessions of the old
+// one by label, and its janitor removes those it no longer wants.
+func TestSessionsSurviveARestartAndTheJanitorSweeps(t *testing.T) {
+	c := newFakeCluster(t)
+	first := c.backend(t, Config{NetworkPolicyEnforced: true})
+	kept := provision(t, first, sandbox.Spec{Labels: map[string]string{"keep": "yes"}})
+	dropped := provision(t, first, sandbox.Spec{Labels: map[string]string{"keep": "no"}})
+	foreign := provision(t, c.backend(t, Config{NetworkPolicyEnforced: true, Owner: "other-host"}), sandbox.Spec{})
+
+	restarted := c.backend(t, Config{NetworkPolicyEnforced: true})
+	list, err := restarted.Sessions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[sandbox.SessionID]sandbox.Session{}
+	for _, s := range list {
+		found[s.ID] = s
+	}
+	if len(found) != 2 || found[kept.ID].Labels["keep"] != "yes" || found[dropped.ID].State != sandbox.StateRunning {
+		t.Fatalf("restarted backend lists %v, want its two running sessions with their labels", list)
+	}
+	snap, err := restarted.Snapshot(t.Context(), kept.ID)
+	if err != nil || snap.Session.ID != kept.ID || snap.Session.Limits.WallTime != sandbox.DefaultWallTime {
+		t.Errorf("snapshot after restart: %+v, %v", snap, err)
+	}
+	removed, err := restarted.Sweep(t.Context(), func(s sandbox.Session) bool { return s.Labels["keep"] == "yes" })
+	if err != nil || len(removed) != 1 || removed[0] != dropped.ID {
+		t.Fatalf("Sweep removed %v (%v), want only %s", removed, err, dropped.ID)
+	}
+	if _, err := restarted.Snapshot(t.Context(), dropped.ID); !errors.Is(err, sandbox.ErrSessionNotFound) {
+		t.Errorf("swept session still answers: %v", err)
+	}
+	for _, id := range []sandbox.SessionID{kept.ID, foreign.ID} {
+		if _, err := c.client.CoreV1().Pods("default").Get(t.Context(), objectName(id), metav1.GetOptions{}); err != nil {
+			t.Errorf("Sweep removed %s, which it had to keep: %v", id, err)
+		}
+	}
+}
+
+func TestApplyNetworkPolicyRewritesTheEgressRules(t *testing.T) {
+	c := newFakeCluster(t)
+	b := c.backend(t, Config{NetworkPolicyEnforced: true})
+	s := provision(t, b, sandbox.Spec{})
+	if err := b.ApplyNetworkPolicy(t.Context(), s.ID, sandbox.AllowHosts("203.0.113.9")); err != nil {
+		t.Fatal(err)
+	}
+	np, err := c.client.NetworkingV1().NetworkPolicies("default").Get(t.Context(), objectName(s.ID), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(np.Spec.Egress) != 1 || len(np.Spec.Egress[0].To) != 1 || np.Spec.Egress[0].To[0].IPBlock.CIDR != "203.0.113.9/32" {
+		t.Errorf("egress after ApplyNetworkPolicy: %+v", np.Spec.Egress)
+	}
+	snap, err := b.Snapshot(t.Context(), s.ID)
+	if err != nil || len(snap.Session.NetworkPolicy.AllowedHosts) != 1 {
+		t.Errorf("snapshot policy %+v, %v", snap, err)
+	}
+	if err := b.ApplyNetworkPolicy(t.Context(), s.ID, sandbox.AllowHosts("example.com")); !errors.Is(err, sandbox.ErrUnsupported) {
+		t.Errorf("a host name: %v, want ErrUnsupported", err)
+	}
+}
+
+func TestAgentSandboxMode(t *testing.T) {
+	fixedNow(t)
+	c := newFakeCluster(t)
+	b := c.backend(t, Config{Mode: ModeAgentSandbox, NetworkPolicyEnforced: true, RuntimeClassName: "gvisor"})
+	s := provision(t, b, sandbox.Spec{SessionID: "agent-1"})
+	sb, err := c.dyn.Resource(SandboxGVR).Namespace("default").Get(t.Context(), objectName(s.ID), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "sandbox.yaml", sb.Object)
+	if !b.Capabilities().Resume {
+		t.Error("agent-sandbox mode does not report Resume")
+	}
+
+	if err := b.Suspend(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := b.Snapshot(t.Context(), s.ID)
+	if err != nil || snap.Session.State != sandbox.StateSuspended {
+		t.Fatalf("after Suspend: %+v, %v", snap, err)
+	}
+	if _, err := b.Exec(t.Context(), s.ID, sandbox.ExecRequest{Command: "true"}); !errors.Is(err, sandbox.ErrLifecycle) {
+		t.Errorf("Exec while suspended: %v, want ErrLifecycle", err)
+	}
+	r, err := b.Resume(t.Context(), s.ID)
+	if err != nil || r.State != sandbox.StateRunning {
+		t.Fatalf("Resume: %+v, %v", r, err)
+	}
+	if _, err := c.client.CoreV1().Pods("default").Get(t.Context(), objectName(s.ID), metav1.GetOptions{}); err != nil {
+		t.Errorf("no pod after Resume: %v", err)
+	}
+	if err := b.Terminate(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.dyn.Resource(SandboxGVR).Namespace("default").Get(t.Context(), objectName(s.ID), metav1.GetOptions{}); err == nil {
+		t.Error("the Sandbox survived Terminate")
+	}
+	if err := b.Terminate(t.Context(), s.ID); !errors.Is(err, sandbox.ErrSessionNotFound) {
+		t.Errorf("second Terminate: %v", err)
+	}
+}
+
+func TestPodModeCannotSuspend(t *testing.T) {
+	c := newFakeCluster(t)
+	b := c.backend(t, Config{NetworkPolicyEnforced: true})
+	s := provision(t, b, sandbox.Spec{})
+	if err := b.Suspend(t.Context(), s.ID); !errors.Is(err, sandbox.ErrUnsupported) {
+		t.Errorf("Suspend in pod mode: %v, want ErrUnsupported", err)
+	}
+	r, err := b.Resume(t.Context(), s.ID)
+	if err != nil || r.State != sandbox.StateRunning || r.ID != s.ID {
+		t.Errorf("Resume of a running session: %+v, %v", r, err)
+	}
+}

@@ -18,5 +18,7 @@ func TestMain(m *testing.M) {
 	fs.Set("alsologtostderr", "false")
 	fs.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
-	os.Exit(m.Run())
+	code := m.Run()
+	stopControlPlane()
+	os.Exit(code)
 }

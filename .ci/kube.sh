@@ -10,6 +10,7 @@ export GOTOOLCHAIN=local
 k8s_version=v1.37.2  # kube-apiserver; the staging modules are v0.37.x
 staging_version=v0.37.2
 etcd_version=v3.7.0  # the version kubernetes $k8s_version pins
+agent_sandbox_version=v0.1.1  # its CRD checks the backend's Sandbox objects
 cache_root=${GO_SANDBOX_CI_CACHE:-/var/cache/go-sandbox-ci}
 assets=$cache_root/kube-$k8s_version-etcd-$etcd_version
 
@@ -64,8 +65,16 @@ fi
 
 if [ "${1:-}" = "--assets-only" ]; then exit 0; fi
 
+kstep "agent-sandbox CRDs (sigs.k8s.io/agent-sandbox@$agent_sandbox_version)"
+# Read from the module itself (the module cache keeps it between runs).
+scratch=$(mktemp -d)
+crd_dir=$(cd "$scratch" && go mod download -json "sigs.k8s.io/agent-sandbox@$agent_sandbox_version" |
+  sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')/k8s/crds
+rm -rf "$scratch"
+ls "$crd_dir"
+
 cd kube
-export GOFLAGS=-mod=readonly KUBEBUILDER_ASSETS=$assets
+export GOFLAGS=-mod=readonly KUBEBUILDER_ASSETS=$assets AGENT_SANDBOX_CRDS=$crd_dir
 
 kstep "gofmt"
 unformatted=$(gofmt -l .)
@@ -81,4 +90,7 @@ kstep "go test ./... (with KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS)"
 go test -count=1 ./...
 
 kstep "race detector on the backend"
-go test -race -count=1 .
+go test -race -count=1 ./...
+
+kstep "the example builds (it needs a cluster to run: see kube/README.md)"
+go build -o /dev/null ./examples/...

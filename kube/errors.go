@@ -34,7 +34,8 @@ func notFound(op string, id sandbox.SessionID) *sandbox.Error {
 func apiError(op string, id sandbox.SessionID, err error) *sandbox.Error {
 	switch {
 	case apierrors.IsNotFound(err):
-		return newError(op, id, sandbox.ErrSessionNotFound, err)
+		// The object's name says nothing the caller asked about.
+		return notFound(op, id)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return newError(op, id, sandbox.ErrLifecycle, err)
 	}

@@ -5,8 +5,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func enforcedBy(by string) mechanism   { return mechanism{Enforced: true, By: by} }
-func notEnforced(why string) mechanism { return mechanism{Reason: why} }
+var (
+	enforcedBy  = sandbox.EnforcedBy
+	notEnforced = sandbox.NotEnforced
+)
 
 // Capabilities reports what a session's pod enforces with this
 // configuration. What depends on the cluster and cannot be observed (the
@@ -43,6 +45,9 @@ func (b *Backend) enforcement() enforcement {
 	e.UnixSockets = enforcedBy("the pod shares no unix socket with the host process's machine; Spec.UnixSockets is refused")
 	e.Syscalls = b.syscalls()
 	e.ProcessTree = enforcedBy("timeout(1) inside the pod kills a command's process group; deleting the pod kills every process in it")
+	// The profile does not change the pod: Unrestricted commands die with
+	// it all the same.
+	e.UnrestrictedProcessTree = e.ProcessTree
 	e.Privileges = b.privileges()
 	e.HostFileMetadata = enforcedBy("node files are outside the pod's mount namespace")
 	e.Limits = b.limitSupport()

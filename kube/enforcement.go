@@ -1,17 +1,12 @@
 package kube
 
-// The report types of sandbox.Capabilities.Enforcement. They are named
-// here once, so that the rest of the package speaks of them only through
-// these aliases.
-//
-// TODO(root API change): the root package is moving this report to its
-// own types (sandbox.Enforcement, sandbox.Mechanism, sandbox.LimitSupport);
-// when it lands, this file points at them and the osconfine import goes.
+// The report types of sandbox.Capabilities.Enforcement, named once so that
+// the rest of the package speaks of them through these aliases.
 
-import "github.com/go-sandbox/sandbox/osconfine"
+import "github.com/go-sandbox/sandbox"
 
 type (
-	enforcement  = osconfine.Support
-	mechanism    = osconfine.Mechanism
-	limitSupport = osconfine.LimitSupport
+	enforcement  = sandbox.Enforcement
+	mechanism    = sandbox.Mechanism
+	limitSupport = sandbox.LimitSupport
 )

@@ -67,6 +67,9 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 	if err := validate(&req); err != nil {
 		return nil, newError(op, id, sandbox.ErrInvalidRequest, err)
 	}
+	if req.Terminal != nil {
+		return nil, unsupported(op, id, "terminals", "commands run without a terminal (the exec stream carries no TTY)")
+	}
 	ref, err := b.lookup(ctx, op, id)
 	if err != nil {
 		return nil, err

@@ -233,6 +233,9 @@ func TestExecBadRequests(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidRequest", name, err)
 		}
 	}
+	if _, err := e.b.Exec(t.Context(), e.id, sandbox.ExecRequest{Command: "true", Terminal: &sandbox.TerminalSize{Rows: 24, Cols: 80}}); !errors.Is(err, sandbox.ErrUnsupported) {
+		t.Errorf("a terminal: %v, want ErrUnsupported", err)
+	}
 	if _, err := e.b.Exec(t.Context(), "no-such-session", sandbox.ExecRequest{Command: "true"}); !errors.Is(err, sandbox.ErrSessionNotFound) {
 		t.Errorf("unknown session: %v", err)
 	}

@@ -54,7 +54,8 @@ func TestManualRealCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(r.Stdout), "it's $(here)") || strings.HasSuffix(strings.TrimSpace(string(r.Stdout)), "\n0") {
+	uid, ok := strings.CutPrefix(string(r.Stdout), "it's $(here)")
+	if uid = strings.TrimSpace(uid); !ok || uid == "" || uid == "0" {
 		t.Errorf("stdout %q (stderr %q): want the argument back, and not uid 0", r.Stdout, r.Stderr)
 	}
 	sandboxtest.Run(t, b, sandboxtest.Options{Remote: &sandboxtest.Remote{}})

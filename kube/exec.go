@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
+	"github.com/google/uuid"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 )
@@ -96,7 +97,8 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 		maxOut = sandbox.DefaultMaxOutputBytes
 	}
 
-	argv := []string{b.cfg.Shell, "-c", script(&req, timeout, limits)}
+	execID := uuid.NewString()
+	argv := []string{b.cfg.Shell, "-c", script(&req, execID, timeout, limits)}
 	var stdin io.Reader
 	if len(req.Stdin) > 0 || req.StdinReader != nil {
 		stdin = bytes.NewReader(req.Stdin)
@@ -125,9 +127,11 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 	case errors.As(streamErr, &exitErr) && exitErr.Exited():
 		res.ExitCode = exitErr.ExitStatus()
 	case ctx.Err() != nil:
+		b.killInPod(ctx, ref, execID)
 		res.ExitCode, res.TimedOut, res.Reason = -1, true, sandbox.ReasonCancelled
 		return res, ctx.Err()
 	case streamCtx.Err() != nil:
+		b.killInPod(ctx, ref, execID)
 		res.ExitCode, res.TimedOut, res.Reason = -1, true, sandbox.ReasonWallTime
 		return res, nil
 	default:
@@ -151,4 +155,22 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 		res.TimedOut, res.Reason = true, sandbox.ReasonWallTime
 	}
 	return res, nil
+}
+
+// killTimeout bounds the exec that kills a command whose stream was
+// closed.
+const killTimeout = 10 * time.Second
+
+// killInPod kills, from a second exec, the processes of a command whose
+// stream was closed before it ended: closing a stream does not reliably
+// kill a process in a container. It is best effort: the command's own
+// timeout(1) still ends it if this exec cannot run.
+func (b *Backend) killInPod(ctx context.Context, ref *sessionRef, execID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	ex, err := b.executor(ref.pod, []string{b.cfg.Shell, "-c", killScript, "sh", execID}, false)
+	if err != nil {
+		return
+	}
+	ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: io.Discard, Stderr: io.Discard})
 }

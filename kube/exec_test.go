@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -178,6 +179,29 @@ func TestExecTimeout(t *testing.T) {
 		r = e.exec(t, sandbox.ExecRequest{Command: "sh", Args: []string{"-c", "exit 124"}, Timeout: 5 * time.Second})
 		if r.TimedOut || r.ExitCode != 124 {
 			t.Errorf("exit 124 by itself: timedOut %v exit %d", r.TimedOut, r.ExitCode)
+		}
+	})
+}
+
+// Cancelling the context closes the stream, which does not stop a process
+// in a container (nor in this exec server): the backend kills the
+// command's processes from a second exec.
+func TestExecCancelKillsInThePod(t *testing.T) {
+	forEachProtocol(t, sandbox.Limits{}, func(t *testing.T, e *execEnv) {
+		marker := filepath.Join(e.dir, "survivor")
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		r, err := e.b.Exec(ctx, e.id, sandbox.ExecRequest{Command: "sh", Timeout: time.Minute,
+			Args: []string{"-c", `(sleep 3; : > "$1") & echo started; sleep 60`, "sh", marker}})
+		if !errors.Is(err, context.DeadlineExceeded) || r == nil || !r.TimedOut || r.Reason != sandbox.ReasonCancelled {
+			t.Fatalf("cancelled exec: %+v, %v; want TimedOut, reason cancelled and the context's error", r, err)
+		}
+		if string(r.Stdout) != "started\n" {
+			t.Errorf("stdout %q", r.Stdout)
+		}
+		time.Sleep(3 * time.Second)
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("a process of the cancelled command survived and wrote %s", marker)
 		}
 	})
 }

@@ -157,7 +157,7 @@ func TestLimitsBecomeResourcesAndUlimits(t *testing.T) {
 	if !res.Requests.Memory().Equal(*res.Limits.Memory()) || !res.Requests.Cpu().Equal(*res.Limits.Cpu()) {
 		t.Errorf("requests %v differ from limits %v", res.Requests, res.Limits)
 	}
-	sc := script(&sandbox.ExecRequest{Command: "true"}, 5e9, s.Limits)
+	sc := script(&sandbox.ExecRequest{Command: "true"}, "id", 5e9, s.Limits)
 	for _, want := range []string{"ulimit -t 3 ", "ulimit -n 64 "} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("script lacks %q:\n%s", want, sc)

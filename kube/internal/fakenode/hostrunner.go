@@ -24,24 +24,14 @@ func (h HostRunner) Run(ctx context.Context, namespace, pod string, argv []strin
 	cmd.Dir = h.Dir
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + h.Dir, "LANG=C.UTF-8"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	// Its own process group, so that a stream that ends kills its tree,
-	// as a container's processes die with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A container runtime does not kill an exec'd process when its
+	// stream closes, and neither does this runner: the backend must.
 	// A stdin the command never reads must not hold Wait forever.
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		case <-done:
-		}
-	}()
 	err := cmd.Wait()
-	close(done)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {

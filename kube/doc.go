@@ -29,7 +29,10 @@
 // program. Every word is quoted with [sandbox.ShellQuote]; nothing from the
 // request is ever interpolated into the script. The timeout is enforced
 // twice: by timeout(1) inside the pod (closing a stream does not reliably
-// kill a process in a container) and by the stream's own deadline.
+// kill a process in a container) and by the stream's own deadline. A stream
+// that ends before its command (a cancelled context) is followed by a
+// second exec that kills the command's processes, found by the
+// SANDBOX_EXEC_ID their environment carries.
 //
 // # What is left to the cluster
 //

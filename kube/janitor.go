@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/go-sandbox/sandbox"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -15,38 +14,58 @@ func (b *Backend) ownerSelector() string {
 	return LabelManagedBy + "=" + managedBy + "," + LabelOwner + "=" + b.cfg.Owner
 }
 
-// Sessions lists the live sessions of this owner (Config.Owner), from
-// their NetworkPolicies: Provision creates one first for every session and
-// Terminate deletes it last, so it also finds sessions whose pod is gone
-// or was never made. That is how a restarted host process finds its
-// sessions again.
+// Sessions lists the sessions of this owner (Config.Owner) from every
+// kind of object a session has (NetworkPolicy, Pod, Sandbox), so that it
+// also finds a session whose pod is gone or was never made, or whose
+// policy was removed by hand. That is how a restarted host process finds
+// its sessions again.
 func (b *Backend) Sessions(ctx context.Context) ([]sandbox.Session, error) {
 	const op = "sessions"
-	nps, err := b.client.NetworkingV1().NetworkPolicies(b.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: b.ownerSelector()})
+	ns, opts := b.cfg.Namespace, metav1.ListOptions{LabelSelector: b.ownerSelector()}
+	var metas []metav1.Object
+	nps, err := b.client.NetworkingV1().NetworkPolicies(ns).List(ctx, opts)
 	if err != nil {
 		return nil, apiError(op, "", err)
 	}
-	var out []sandbox.Session
-	for _, np := range nps.Items {
-		s, ok := b.describeOrphan(ctx, &np)
-		if ok {
-			out = append(out, *s)
+	for i := range nps.Items {
+		metas = append(metas, &nps.Items[i])
+	}
+	pods, err := b.client.CoreV1().Pods(ns).List(ctx, opts)
+	if err != nil {
+		return nil, apiError(op, "", err)
+	}
+	for i := range pods.Items {
+		metas = append(metas, &pods.Items[i])
+	}
+	if b.cfg.Mode == ModeAgentSandbox {
+		sbs, err := b.dyn.Resource(SandboxGVR).Namespace(ns).List(ctx, opts)
+		if err != nil {
+			return nil, apiError(op, "", err)
 		}
+		for i := range sbs.Items {
+			metas = append(metas, &sbs.Items[i])
+		}
+	}
+	seen := map[sandbox.SessionID]bool{}
+	var out []sandbox.Session
+	for _, m := range metas {
+		rec, err := decodeRecord(m.GetAnnotations())
+		if err != nil || seen[rec.ID] || rec.ID.Validate() != nil {
+			continue
+		}
+		seen[rec.ID] = true
+		out = append(out, *b.describeSession(ctx, rec))
 	}
 	return out, nil
 }
 
-// describeOrphan describes the session a NetworkPolicy belongs to. A
-// session whose pod is missing or finished is reported Terminated: only
-// Sweep (or Terminate) removes it.
-func (b *Backend) describeOrphan(ctx context.Context, np *networkingv1.NetworkPolicy) (*sandbox.Session, bool) {
-	rec, err := decodeRecord(np.Annotations)
-	if err != nil || objectName(rec.ID) != np.Name {
-		return nil, false
-	}
+// describeSession describes a session found by its record. A session
+// whose pod is missing or finished is reported Terminated: only Sweep (or
+// Terminate) removes it.
+func (b *Backend) describeSession(ctx context.Context, rec record) *sandbox.Session {
 	ref, err := b.lookup(ctx, "sessions", rec.ID)
 	if err != nil {
-		return rec.session(b.Name(), sandbox.StateTerminated), true
+		return rec.session(b.Name(), sandbox.StateTerminated)
 	}
 	state := ref.state
 	if ref.pod != nil {
@@ -54,7 +73,7 @@ func (b *Backend) describeOrphan(ctx context.Context, np *networkingv1.NetworkPo
 			state = sandbox.StateTerminated
 		}
 	}
-	return ref.rec.session(b.Name(), state), true
+	return ref.rec.session(b.Name(), state)
 }
 
 // Sweep deletes this owner's sessions that keep rejects, and the remains

@@ -61,6 +61,13 @@ func TestSessionsSurviveARestartAndTheJanitorSweeps(t *testing.T) {
 	if err != nil || snap.Session.ID != kept.ID || snap.Session.Limits.WallTime != sandbox.DefaultWallTime {
 		t.Errorf("snapshot after restart: %+v, %v", snap, err)
 	}
+	// A pod whose policy was removed by hand is still found.
+	if err := c.client.NetworkingV1().NetworkPolicies("default").Delete(t.Context(), objectName(kept.ID), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := restarted.Sessions(t.Context()); err != nil || len(again) != 2 {
+		t.Errorf("after the policy's removal Sessions lists %v (%v), want both sessions", again, err)
+	}
 	removed, err := restarted.Sweep(t.Context(), func(s sandbox.Session) bool { return s.Labels["keep"] == "yes" })
 	if err != nil || len(removed) != 1 || removed[0] != dropped.ID {
 		t.Fatalf("Sweep removed %v (%v), want only %s", removed, err, dropped.ID)

@@ -44,7 +44,7 @@ func (b *Backend) enforcement() enforcement {
 	}
 	e.UnixSockets = enforcedBy("the pod shares no unix socket with the host process's machine; Spec.UnixSockets is refused")
 	e.Syscalls = b.syscalls()
-	e.ProcessTree = enforcedBy("timeout(1) inside the pod kills a command's process group; deleting the pod kills every process in it")
+	e.ProcessTree = enforcedBy("timeout(1) inside the pod kills a command's process group, a second exec kills what a closed stream left, deleting the pod kills every process in it")
 	// The profile does not change the pod: Unrestricted commands die with
 	// it all the same.
 	e.UnrestrictedProcessTree = e.ProcessTree

@@ -56,8 +56,9 @@ type Config struct {
 	// of letters, digits, '-', '_' and '.'.
 	Owner string
 
-	// Image runs the sessions' commands. It needs a POSIX shell at Shell
-	// and the timeout program (coreutils or busybox).
+	// Image runs the sessions' commands. It needs a POSIX shell at Shell,
+	// the timeout program (coreutils or busybox), and grep and /proc to
+	// kill a command whose stream ended early.
 	Image string
 	// ImagePullPolicy; empty leaves the cluster's default.
 	ImagePullPolicy corev1.PullPolicy

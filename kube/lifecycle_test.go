@@ -1,11 +1,18 @@
 package kube
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sandbox/sandbox"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestTerminateDeletesEverythingOnce(t *testing.T) {
@@ -157,5 +164,43 @@ func TestPodModeCannotSuspend(t *testing.T) {
 	r, err := b.Resume(t.Context(), s.ID)
 	if err != nil || r.State != sandbox.StateRunning || r.ID != s.ID {
 		t.Errorf("Resume of a running session: %+v, %v", r, err)
+	}
+}
+
+// A pod that cannot start ends Provision with its reason, and nothing of
+// the session is left behind; so does a pod that is not running by the
+// context's deadline.
+func TestFailedProvisionLeavesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status corev1.PodStatus
+		want   string
+	}{
+		{"image pull", corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: containerName,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "no such image"}}}}}, "ErrImagePull: no such image"},
+		{"deadline", corev1.PodStatus{Phase: corev1.PodPending}, "deadline exceeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				a.(k8stesting.CreateAction).GetObject().(*corev1.Pod).Status = tc.status
+				return false, nil, nil
+			})
+			b, err := New(Config{Clientset: client, Image: "missing:1", Owner: "t", NetworkPolicyEnforced: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			defer cancel()
+			_, err = b.Provision(ctx, sandbox.Spec{})
+			if !errors.Is(err, sandbox.ErrLifecycle) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Provision: %v, want ErrLifecycle saying %q", err, tc.want)
+			}
+			pods, _ := client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{})
+			nps, _ := client.NetworkingV1().NetworkPolicies("default").List(t.Context(), metav1.ListOptions{})
+			if len(pods.Items)+len(nps.Items) != 0 {
+				t.Errorf("a failed Provision left %d pods and %d policies", len(pods.Items), len(nps.Items))
+			}
+		})
 	}
 }

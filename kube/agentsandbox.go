@@ -31,19 +31,59 @@ func (b *Backend) sandboxObject(p *plan) *unstructured.Unstructured {
 	metaMap, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(&meta)
 	delete(metaMap, "creationTimestamp")
 	delete(podTemplate["metadata"].(map[string]any), "creationTimestamp")
+	spec := map[string]any{
+		"podTemplate": podTemplate,
+		"replicas":    int64(1),
+	}
+	if b.claimed() {
+		var claims []any
+		for _, v := range scratchVolumes {
+			if !v.kept {
+				continue
+			}
+			claimSpec, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(b.cfg.SandboxVolumeClaim)
+			claims = append(claims, map[string]any{
+				"metadata": map[string]any{"name": v.name, "labels": toAnyMap(meta.Labels)},
+				"spec":     claimSpec,
+			})
+		}
+		spec["volumeClaimTemplates"] = claims
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": SandboxGVR.GroupVersion().String(),
 		"kind":       "Sandbox",
 		"metadata":   metaMap,
-		"spec": map[string]any{
-			"podTemplate": podTemplate,
-			"replicas":    int64(1),
-		},
+		"spec":       spec,
 	}}
 }
 
+func toAnyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// claimNames are the PersistentVolumeClaims the agent-sandbox controller
+// makes for a Sandbox's volumeClaimTemplates: "<template>-<sandbox>".
+func (b *Backend) claimNames(name string) []string {
+	if !b.claimed() {
+		return nil
+	}
+	var out []string
+	for _, v := range scratchVolumes {
+		if v.kept {
+			out = append(out, v.name+"-"+name)
+		}
+	}
+	return out
+}
+
 // Suspend scales a ModeAgentSandbox session to zero: its pod goes, its
-// Sandbox and volumes stay, and Resume brings it back. Commands that run
+// Sandbox stays, and Resume brings it back. The workdir, outputs and
+// memory survive only as volume claims (Config.SandboxVolumeClaim);
+// emptyDirs go with the pod. Commands that run
 // are killed with the pod. In ModePod it answers ErrUnsupported: a bare
 // pod cannot be stopped without losing it.
 func (b *Backend) Suspend(ctx context.Context, id sandbox.SessionID) error {

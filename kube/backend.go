@@ -210,6 +210,12 @@ func (b *Backend) deleteObjects(ctx context.Context, id sandbox.SessionID, name 
 			keep(b.client.CoreV1().Pods(ns).Delete(ctx, pod.Name, opts))
 		}
 	}
+	// The controller's claims are owned by the Sandbox, but a cluster's
+	// garbage collector may be slow or absent: the session's data must
+	// not outlive it.
+	for _, claim := range b.claimNames(name) {
+		keep(b.client.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, claim, opts))
+	}
 	keep(b.client.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, opts))
 	return errors.Join(errs...)
 }

@@ -97,6 +97,13 @@ type Config struct {
 	// name. A source neither knows is refused with ErrUnsupported.
 	VolumeFor func(sandbox.Mount) (corev1.VolumeSource, error)
 
+	// SandboxVolumeClaim, in ModeAgentSandbox, turns the workdir,
+	// /mnt/session/outputs and /mnt/memory into the Sandbox's
+	// volumeClaimTemplates with this spec, so that they survive Suspend.
+	// Nil: they are emptyDirs, and Suspend loses what they hold (Snapshot
+	// and the README say so).
+	SandboxVolumeClaim *corev1.PersistentVolumeClaimSpec
+
 	// NetworkPolicyEnforced says that the cluster's CNI enforces
 	// NetworkPolicy objects. The backend cannot find out by itself; when
 	// false, a limited network policy is refused under OSHardened and

@@ -9,7 +9,9 @@ import (
 
 	"github.com/go-sandbox/sandbox"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -202,5 +204,52 @@ func TestFailedProvisionLeavesNothing(t *testing.T) {
 				t.Errorf("a failed Provision left %d pods and %d policies", len(pods.Items), len(nps.Items))
 			}
 		})
+	}
+}
+
+// With SandboxVolumeClaim the kept directories are volume claims the
+// controller makes, so Suspend keeps them; Terminate deletes the claims.
+func TestAgentSandboxVolumeClaims(t *testing.T) {
+	c := newFakeCluster(t)
+	claim := &corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}
+	b := c.backend(t, Config{Mode: ModeAgentSandbox, NetworkPolicyEnforced: true, SandboxVolumeClaim: claim})
+	s := provision(t, b, sandbox.Spec{})
+	name := objectName(s.ID)
+	sb, err := c.dyn.Resource(SandboxGVR).Namespace("default").Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, _, _ := unstructured.NestedSlice(sb.Object, "spec", "volumeClaimTemplates")
+	var claimNames []string
+	for _, cl := range claims {
+		n, _, _ := unstructured.NestedString(cl.(map[string]any), "metadata", "name")
+		size, _, _ := unstructured.NestedString(cl.(map[string]any), "spec", "resources", "requests", "storage")
+		claimNames = append(claimNames, n+"="+size)
+	}
+	if strings.Join(claimNames, ",") != "workdir=1Gi,outputs=1Gi,memory=1Gi" {
+		t.Errorf("volumeClaimTemplates %v", claimNames)
+	}
+	vols, _, _ := unstructured.NestedSlice(sb.Object, "spec", "podTemplate", "spec", "volumes")
+	for _, v := range vols {
+		if n := v.(map[string]any)["name"]; n != "tmp" {
+			t.Errorf("the pod template still has the volume %v, which a claim replaces", n)
+		}
+	}
+	// What the controller would have made for the claims.
+	for _, cn := range b.claimNames(name) {
+		if _, err := c.client.CoreV1().PersistentVolumeClaims("default").Create(t.Context(),
+			&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: cn, Namespace: "default"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Terminate(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := c.client.CoreV1().PersistentVolumeClaims("default").List(t.Context(), metav1.ListOptions{})
+	if len(left.Items) != 0 {
+		t.Errorf("Terminate left %d volume claims", len(left.Items))
 	}
 }

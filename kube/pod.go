@@ -49,12 +49,22 @@ func ptr[T any](v T) *T { return &v }
 // does not trap), so that deleting the pod is quick.
 const keepAlive = `trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done`
 
-// canonical volumes: the scratch directories every session gets.
-var scratchVolumes = []struct{ name, target string }{
-	{"workdir", ""}, // Config.Workdir
-	{"tmp", "/tmp"},
-	{"outputs", sandbox.OutputsTarget},
-	{"memory", sandbox.MemoryTarget},
+// canonical volumes: the scratch directories every session gets. The
+// kept ones become volume claims in ModeAgentSandbox when
+// Config.SandboxVolumeClaim is set; /tmp never does.
+var scratchVolumes = []struct {
+	name, target string
+	kept         bool
+}{
+	{"workdir", "", true}, // Config.Workdir
+	{"tmp", "/tmp", false},
+	{"outputs", sandbox.OutputsTarget, true},
+	{"memory", sandbox.MemoryTarget, true},
+}
+
+// claimed reports whether the kept scratch volumes are volume claims.
+func (b *Backend) claimed() bool {
+	return b.cfg.Mode == ModeAgentSandbox && b.cfg.SandboxVolumeClaim != nil
 }
 
 // objectMeta is the metadata every object of the session carries.
@@ -103,12 +113,15 @@ func (b *Backend) podSpec(p *plan) corev1.PodSpec {
 		if target == "" {
 			target = cfg.Workdir
 		}
+		mounts = append(mounts, corev1.VolumeMount{Name: v.name, MountPath: target})
+		if v.kept && b.claimed() {
+			continue // the agent-sandbox controller adds the claim's volume under this name
+		}
 		ed := &corev1.EmptyDirVolumeSource{}
 		if cfg.ScratchSizeLimitMB > 0 {
 			ed.SizeLimit = ptr(resource.MustParse(strconv.FormatInt(cfg.ScratchSizeLimitMB, 10) + "Mi"))
 		}
 		volumes = append(volumes, corev1.Volume{Name: v.name, VolumeSource: corev1.VolumeSource{EmptyDir: ed}})
-		mounts = append(mounts, corev1.VolumeMount{Name: v.name, MountPath: target})
 	}
 	volumes = append(volumes, p.volumes...)
 	mounts = append(mounts, p.mounts...)

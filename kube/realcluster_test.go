@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/go-sandbox/sandbox"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -51,7 +53,12 @@ func TestRealClusterSandboxObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{RESTConfig: cfg, Dynamic: dyn, Namespace: ns, Image: "local-sandbox", Mode: ModeAgentSandbox, NetworkPolicyEnforced: true, RuntimeClassName: "gvisor"})
+	claim := &corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}
+	b, err := New(Config{RESTConfig: cfg, Dynamic: dyn, Namespace: ns, Image: "local-sandbox", Mode: ModeAgentSandbox,
+		NetworkPolicyEnforced: true, RuntimeClassName: "gvisor", SandboxVolumeClaim: claim})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +74,12 @@ func TestRealClusterSandboxObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTmpl, _, _ := unstructured.NestedMap(sent.Object, "spec", "podTemplate")
-	gotTmpl, _, _ := unstructured.NestedMap(got.Object, "spec", "podTemplate")
-	if asJSON(t, wantTmpl) != asJSON(t, gotTmpl) {
-		t.Errorf("the stored pod template differs from the one sent (pruned by the CRD schema?):\nsent %v\ngot  %v", wantTmpl, gotTmpl)
+	for _, field := range []string{"podTemplate", "volumeClaimTemplates"} {
+		want, _, _ := unstructured.NestedFieldNoCopy(sent.Object, "spec", field)
+		have, _, _ := unstructured.NestedFieldNoCopy(got.Object, "spec", field)
+		if want == nil || asJSON(t, want) != asJSON(t, have) {
+			t.Errorf("the stored %s differs from the one sent (pruned by the CRD schema?):\nsent %v\ngot  %v", field, want, have)
+		}
 	}
 	if err := b.Terminate(t.Context(), p.session.ID); err != nil {
 		t.Fatal(err)
@@ -85,7 +94,7 @@ func TestRealClusterSandboxObject(t *testing.T) {
 
 // asJSON renders a map with sorted keys, so that two maps compare by
 // content whatever number types they hold.
-func asJSON(t *testing.T, m map[string]any) string {
+func asJSON(t *testing.T, m any) string {
 	t.Helper()
 	raw, err := json.Marshal(m)
 	if err != nil {

@@ -20,7 +20,7 @@ func (b *Backend) Capabilities() sandbox.Capabilities {
 		NetworkPolicy:       b.cfg.NetworkPolicyEnforced,
 		Snapshot:            true,
 		Resume:              b.cfg.Mode == ModeAgentSandbox,
-		SuspendOnIdle:       false,
+		SuspendOnIdle:       b.cfg.Mode == ModeAgentSandbox,
 		Enforcement:         b.enforcement(),
 	}
 }

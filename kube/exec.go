@@ -76,7 +76,13 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 		return nil, err
 	}
 	if ref.state == sandbox.StateSuspended {
-		return nil, newError(op, id, sandbox.ErrLifecycle, errors.New("the session is suspended: Resume it first"))
+		// As the local backend does: a command wakes its session.
+		if _, err := b.Resume(ctx, id); err != nil {
+			return nil, err
+		}
+		if ref, err = b.lookup(ctx, op, id); err != nil {
+			return nil, err
+		}
 	}
 	if ref.pod == nil {
 		return nil, newError(op, id, sandbox.ErrLifecycle, errors.New("the session has no pod yet"))
@@ -115,6 +121,14 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 	streamCtx, cancel := context.WithTimeout(ctx, timeout+streamSlack)
 	defer cancel()
 
+	if b.tracksIdle(ref.rec) {
+		// Busy until the stream's deadline and the kill after it, so that
+		// no janitor suspends the session under a running command.
+		if err := b.markBusy(ctx, ref.name, now().Add(timeout+streamSlack+killTimeout)); err != nil {
+			return nil, apiError(op, id, err)
+		}
+		defer b.markIdle(context.WithoutCancel(ctx), ref.name)
+	}
 	began := time.Now()
 	streamErr := ex.StreamWithContext(streamCtx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	res := &sandbox.ExecResult{Duration: time.Since(began)}

@@ -29,13 +29,20 @@ type execEnv struct {
 
 func newExecEnv(t *testing.T, protocol Protocol, limits sandbox.Limits) *execEnv {
 	t.Helper()
+	return newExecEnvWith(t, Config{ExecProtocol: protocol}, limits)
+}
+
+// newExecEnvWith is newExecEnv with more of the configuration.
+func newExecEnvWith(t *testing.T, cfg Config, limits sandbox.Limits) *execEnv {
+	t.Helper()
 	dir := t.TempDir()
 	kubelet := fakenode.NewKubelet(fakenode.HostRunner{Dir: dir})
 	t.Cleanup(kubelet.Close)
 	front := fakenode.NewFrontend(kubelet)
 	t.Cleanup(front.Close)
 	c := newFakeCluster(t)
-	b := c.backend(t, Config{RESTConfig: front.RESTConfig(), ExecProtocol: protocol, NetworkPolicyEnforced: true})
+	cfg.RESTConfig, cfg.NetworkPolicyEnforced = front.RESTConfig(), true
+	b := c.backend(t, cfg)
 	s := provision(t, b, sandbox.Spec{Limits: limits})
 	return &execEnv{b: b, front: front, dir: dir, id: s.ID}
 }

@@ -70,9 +70,15 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 		pa := a.(k8stesting.PatchAction)
 		ctx := context.Background()
 		pods := c.client.CoreV1().Pods(pa.GetNamespace())
-		if string(pa.GetPatch()) == `{"spec":{"replicas":0}}` {
+		switch string(pa.GetPatch()) {
+		case `{"spec":{"replicas":0}}`:
 			pods.Delete(ctx, pa.GetName(), metav1.DeleteOptions{})
-		} else if obj, err := c.dyn.Tracker().Get(SandboxGVR, pa.GetNamespace(), pa.GetName()); err == nil {
+			return false, nil, nil
+		case `{"spec":{"replicas":1}}`:
+		default:
+			return false, nil, nil // not a scaling
+		}
+		if obj, err := c.dyn.Tracker().Get(SandboxGVR, pa.GetNamespace(), pa.GetName()); err == nil {
 			// The tracker, not the client: the client's lock is held
 			// while reactors run.
 			c.startSandboxPod(t, obj.(*unstructured.Unstructured))

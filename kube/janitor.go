@@ -106,13 +106,15 @@ func (b *Backend) Sweep(ctx context.Context, keep func(sandbox.Session) bool) ([
 	return removed, errors.Join(errs...)
 }
 
-// RunJanitor calls Sweep every interval until ctx ends, reporting each
-// round's errors to onError (which may be nil).
+// RunJanitor calls Sweep and SuspendIdle every interval until ctx ends,
+// reporting each round's errors to onError (which may be nil).
 func (b *Backend) RunJanitor(ctx context.Context, every time.Duration, keep func(sandbox.Session) bool, onError func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := b.Sweep(ctx, keep); err != nil && onError != nil && ctx.Err() == nil {
+		_, err := b.Sweep(ctx, keep)
+		_, idleErr := b.SuspendIdle(ctx)
+		if err := errors.Join(err, idleErr); err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
 		select {

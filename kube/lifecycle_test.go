@@ -135,8 +135,8 @@ func TestAgentSandboxMode(t *testing.T) {
 	if err != nil || snap.Session.State != sandbox.StateSuspended {
 		t.Fatalf("after Suspend: %+v, %v", snap, err)
 	}
-	if _, err := b.Exec(t.Context(), s.ID, sandbox.ExecRequest{Command: "true"}); !errors.Is(err, sandbox.ErrLifecycle) {
-		t.Errorf("Exec while suspended: %v, want ErrLifecycle", err)
+	if _, err := c.client.CoreV1().Pods("default").Get(t.Context(), objectName(s.ID), metav1.GetOptions{}); err == nil {
+		t.Error("the pod survived Suspend")
 	}
 	r, err := b.Resume(t.Context(), s.ID)
 	if err != nil || r.State != sandbox.StateRunning {
@@ -251,5 +251,44 @@ func TestAgentSandboxVolumeClaims(t *testing.T) {
 	left, _ := c.client.CoreV1().PersistentVolumeClaims("default").List(t.Context(), metav1.ListOptions{})
 	if len(left.Items) != 0 {
 		t.Errorf("Terminate left %d volume claims", len(left.Items))
+	}
+}
+
+// Idle suspension in agent-sandbox mode: SuspendIdle leaves a session
+// alone while a command runs in it, suspends it once idle for its
+// IdleTimeout, and the next command wakes it.
+func TestAgentSandboxIdleSuspension(t *testing.T) {
+	e := newExecEnvWith(t, Config{Mode: ModeAgentSandbox}, sandbox.Limits{IdleTimeout: 300 * time.Millisecond})
+	if !e.b.Capabilities().SuspendOnIdle {
+		t.Error("agent-sandbox mode does not report SuspendOnIdle")
+	}
+	running := make(chan *sandbox.ExecResult)
+	go func() {
+		r, _ := e.b.Exec(context.Background(), e.id, sandbox.ExecRequest{Command: "sh", Args: []string{"-c", "sleep 1; echo slept"}})
+		running <- r
+	}()
+	time.Sleep(700 * time.Millisecond) // past the idle timeout, the command still running
+	if got, err := e.b.SuspendIdle(t.Context()); err != nil || len(got) != 0 {
+		t.Fatalf("SuspendIdle under a running command suspended %v (%v)", got, err)
+	}
+	if r := <-running; r == nil || string(r.Stdout) != "slept\n" {
+		t.Fatalf("the running command: %+v", r)
+	}
+	if got, err := e.b.SuspendIdle(t.Context()); err != nil || len(got) != 0 {
+		t.Fatalf("SuspendIdle right after a command suspended %v (%v)", got, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got, err := e.b.SuspendIdle(t.Context()); err != nil || len(got) != 1 || got[0] != e.id {
+		t.Fatalf("SuspendIdle of an idle session: %v (%v)", got, err)
+	}
+	if snap, err := e.b.Snapshot(t.Context(), e.id); err != nil || snap.Session.State != sandbox.StateSuspended {
+		t.Fatalf("after SuspendIdle: %+v (%v)", snap, err)
+	}
+	r := e.exec(t, sandbox.ExecRequest{Command: "echo", Args: []string{"awake"}})
+	if string(r.Stdout) != "awake\n" {
+		t.Errorf("the command that wakes the session printed %q", r.Stdout)
+	}
+	if snap, err := e.b.Snapshot(t.Context(), e.id); err != nil || snap.Session.State != sandbox.StateRunning {
+		t.Errorf("after the waking command: %+v (%v)", snap, err)
 	}
 }

@@ -95,7 +95,7 @@ func TestProvisionRefusesWhatTheClusterCannotEnforce(t *testing.T) {
 		{"host names in an allow-list", true, sandbox.Spec{NetworkPolicy: sandbox.AllowHosts("api.example.com")}, sandbox.ErrUnsupported, "host name"},
 		{"process limit", true, sandbox.Spec{Limits: sandbox.Limits{MaxProcesses: 10}}, sandbox.ErrUnsupported, "podPidsLimit"},
 		{"file size limit", true, sandbox.Spec{Limits: sandbox.Limits{MaxFileSizeMB: 1}}, sandbox.ErrUnsupported, "ulimit -f"},
-		{"idle suspension", true, sandbox.Spec{Limits: sandbox.Limits{IdleTimeout: 1e9}}, sandbox.ErrUnsupported, "idleness"},
+		{"idle suspension of a bare pod", true, sandbox.Spec{Limits: sandbox.Limits{IdleTimeout: 1e9}}, sandbox.ErrUnsupported, "ModeAgentSandbox"},
 		{"unix sockets", true, sandbox.Spec{UnixSockets: []string{"/run/x.sock"}}, sandbox.ErrUnsupported, "unix sockets"},
 		{"unknown mount source", true, sandbox.Spec{Mounts: []sandbox.Mount{{Source: "/data", Target: "/mnt/data", Access: sandbox.ReadOnly}}}, sandbox.ErrUnsupported, "Config.Volumes"},
 		{"mount target with ..", true, sandbox.Spec{Mounts: []sandbox.Mount{{Target: "/mnt/../etc", Access: sandbox.ReadOnly}}}, sandbox.ErrInvalidRequest, ".."},

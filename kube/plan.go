@@ -134,8 +134,8 @@ func (b *Backend) checkLimits(op string, id sandbox.SessionID, l sandbox.Limits,
 	if l.WallTime < 0 || l.IdleTimeout < 0 || l.CPUTime < 0 || l.CPUCount < 0 || l.MaxOutputBytes < 0 {
 		return l, invalid(op, id, "limits must not be negative")
 	}
-	if l.IdleTimeout > 0 {
-		return l, unsupported(op, id, "idle suspension", "the backend does not watch sessions for idleness; suspend a ModeAgentSandbox session with Suspend")
+	if l.IdleTimeout > 0 && b.cfg.Mode != ModeAgentSandbox {
+		return l, unsupported(op, id, "idle suspension", "a bare pod cannot be stopped and kept; use ModeAgentSandbox")
 	}
 	if profile == sandbox.OSHardened {
 		ls := b.limitSupport()

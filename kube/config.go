@@ -19,8 +19,9 @@ const (
 	// ModePod (the default) creates a bare Pod per session.
 	ModePod Mode = "pod"
 	// ModeAgentSandbox creates an agents.x-k8s.io/v1alpha1 Sandbox per
-	// session; the agent-sandbox controller creates its Pod. Suspend
-	// scales it to zero and Resume back, keeping its volumes.
+	// session; the agent-sandbox controller creates its Pod. Suspend (and
+	// idle suspension) scales it to zero and Resume back; the session's
+	// directories survive that as volume claims (SandboxVolumeClaim).
 	ModeAgentSandbox Mode = "agent-sandbox"
 )
 

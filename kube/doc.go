@@ -43,6 +43,14 @@
 // runtime's ([Config.RuntimeClassName] selects gVisor or Kata where the
 // cluster offers them). [Backend.Capabilities] reports each mechanism.
 //
+// # Suspension
+//
+// In ModeAgentSandbox, [Backend.Suspend] scales a session's Sandbox to
+// zero and [Backend.Resume] (or the next Exec) back to one; with
+// Limits.IdleTimeout, [Backend.SuspendIdle] (run by [Backend.RunJanitor])
+// does so for sessions idle that long. A bare pod cannot be stopped and
+// kept: ModePod answers ErrUnsupported.
+//
 // # Sessions outlive the host process
 //
 // Everything a session needs is kept in its objects' labels and

@@ -127,7 +127,11 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 		if err := b.markBusy(ctx, ref.name, now().Add(timeout+streamSlack+killTimeout)); err != nil {
 			return nil, apiError(op, id, err)
 		}
-		defer b.markIdle(context.WithoutCancel(ctx), ref.name)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+			defer cancel()
+			b.markIdle(ctx, ref.name)
+		}()
 	}
 	began := time.Now()
 	streamErr := ex.StreamWithContext(streamCtx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})

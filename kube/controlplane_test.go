@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"sync"
@@ -66,5 +65,3 @@ func stopControlPlane() {
 		controlPlane.env.Stop()
 	}
 }
-
-var _ = context.Background

@@ -58,11 +58,10 @@ func TestOutputSinkAbandon(t *testing.T) {
 	defer close(release)
 	stuck := writerFunc(func(p []byte) (int, error) { <-release; return len(p), nil })
 	o := newOutputSink(1, stuck)
-	big := []byte(strings.Repeat("x", maxQueuedOutput))
-	o.Write(big) // taken by the forwarder, which blocks in the writer
-	o.Write(big) // queued
+	o.Write([]byte("x")) // taken by the forwarder, which blocks in the writer
+	o.Write([]byte(strings.Repeat("x", maxQueuedOutput-1))) // fills the queue
 	done := make(chan struct{})
-	go func() { o.Write(big); close(done) }() // waits for room
+	go func() { o.Write([]byte("more")); close(done) }() // waits for room
 	select {
 	case <-done:
 		t.Fatal("a Write past the queue bound did not wait")

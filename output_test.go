@@ -58,7 +58,7 @@ func TestOutputSinkAbandon(t *testing.T) {
 	defer close(release)
 	stuck := writerFunc(func(p []byte) (int, error) { <-release; return len(p), nil })
 	o := newOutputSink(1, stuck)
-	o.Write([]byte("x")) // taken by the forwarder, which blocks in the writer
+	o.Write([]byte("x"))                                    // taken by the forwarder, which blocks in the writer
 	o.Write([]byte(strings.Repeat("x", maxQueuedOutput-1))) // fills the queue
 	done := make(chan struct{})
 	go func() { o.Write([]byte("more")); close(done) }() // waits for room

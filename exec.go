@@ -139,8 +139,11 @@ func (r *ExecResult) Success() bool { return r.ExitCode == 0 && !r.TimedOut && r
 
 var envKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// validate checks what can be checked without the session.
-func (r *ExecRequest) validate() error {
+// Validate checks what can be checked without a session: a command, no
+// negative timeout, a terminal size with rows and columns, no NUL byte,
+// and environment keys of the form [A-Za-z_][A-Za-z0-9_]*. Backends call
+// it first and answer its error as ErrInvalidRequest.
+func (r *ExecRequest) Validate() error {
 	if strings.TrimSpace(r.Command) == "" {
 		return errors.New("empty command")
 	}
@@ -159,11 +162,12 @@ func (r *ExecRequest) validate() error {
 			return fmt.Errorf("NUL byte in argument %d", i)
 		}
 	}
-	return validateEnv(r.Env)
+	return ValidateEnv(r.Env)
 }
 
-// validateEnv checks environment keys and values.
-func validateEnv(env map[string]string) error {
+// ValidateEnv checks environment keys ([A-Za-z_][A-Za-z0-9_]*) and that no
+// value holds a NUL byte, for ExecRequest.Env and Spec.Env.
+func ValidateEnv(env map[string]string) error {
 	for k, v := range env {
 		if !envKeyPattern.MatchString(k) {
 			return fmt.Errorf("invalid environment key %q", k)

@@ -89,7 +89,7 @@ func (l *Local) Start(ctx context.Context, id SessionID, req ExecRequest) (Proce
 // command as a cancelled context does (Exec), and openStdin keeps a
 // stdin for the caller when the request gives none (Start).
 func (l *Local) startProcess(ctx context.Context, op string, id SessionID, req ExecRequest, cancel <-chan struct{}, openStdin bool) (*localProcess, error) {
-	if err := req.validate(); err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, newError(op, id, ErrInvalidRequest, err)
 	}
 	s, err := l.session(op, id)

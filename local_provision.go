@@ -123,7 +123,7 @@ func checkSpec(spec Spec) (SessionID, Profile, error) {
 	if err := spec.Limits.validate(); err != nil {
 		return id, "", newError(op, id, ErrInvalidRequest, err)
 	}
-	if err := validateEnv(spec.Env); err != nil {
+	if err := ValidateEnv(spec.Env); err != nil {
 		return id, "", newError(op, id, ErrInvalidRequest, fmt.Errorf("spec env: %w", err))
 	}
 	profile := spec.Profile

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -28,45 +27,19 @@ const (
 	exitKilled   = 137
 )
 
-var envKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// validate rejects what the local backend rejects.
-func validate(req *sandbox.ExecRequest) error {
-	if strings.TrimSpace(req.Command) == "" {
-		return errors.New("empty command")
-	}
-	if req.Timeout < 0 {
-		return errors.New("negative timeout")
-	}
-	hasNUL := func(s string) bool { return strings.IndexByte(s, 0) >= 0 }
-	if hasNUL(req.Command) || hasNUL(req.Cwd) {
-		return errors.New("NUL byte in command or cwd")
-	}
-	for i, a := range req.Args {
-		if hasNUL(a) {
-			return fmt.Errorf("NUL byte in argument %d", i)
-		}
-	}
-	for k, v := range req.Env {
-		if !envKeyPattern.MatchString(k) {
-			return fmt.Errorf("invalid environment key %q", k)
-		}
-		if hasNUL(v) {
-			return fmt.Errorf("NUL byte in the value of %s", k)
-		}
-	}
-	return nil
-}
-
 // Exec runs one command in the session's pod and waits for it. The
 // result has the local backend's semantics: output capped at the
 // session's MaxOutputBytes with truncation flags, the exit code, TimedOut
 // on the timeout (Reason wall_time) or a cancelled context (Reason
-// cancelled, with the context's error).
+// cancelled), and no error with it: an error means the command did not
+// run (a context already done starts nothing).
 func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.ExecRequest) (*sandbox.ExecResult, error) {
 	const op = "exec"
-	if err := validate(&req); err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, newError(op, id, sandbox.ErrInvalidRequest, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, newError(op, id, sandbox.ErrExec, err)
 	}
 	if req.Terminal != nil {
 		return nil, unsupported(op, id, "terminals", "commands run without a terminal (the exec stream carries no TTY)")
@@ -103,6 +76,17 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 		maxOut = sandbox.DefaultMaxOutputBytes
 	}
 
+	// The session's Spec.Env first, the request's over it.
+	if len(ref.rec.Env) > 0 {
+		env := make(map[string]string, len(ref.rec.Env)+len(req.Env))
+		for k, v := range ref.rec.Env {
+			env[k] = v
+		}
+		for k, v := range req.Env {
+			env[k] = v
+		}
+		req.Env = env
+	}
 	execID := uuid.NewString()
 	argv := []string{b.cfg.Shell, "-c", script(&req, execID, timeout, limits)}
 	var stdin io.Reader
@@ -147,7 +131,7 @@ func (b *Backend) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Ex
 	case ctx.Err() != nil:
 		b.killInPod(ctx, ref, execID)
 		res.ExitCode, res.TimedOut, res.Reason = -1, true, sandbox.ReasonCancelled
-		return res, ctx.Err()
+		return res, nil
 	case streamCtx.Err() != nil:
 		b.killInPod(ctx, ref, execID)
 		res.ExitCode, res.TimedOut, res.Reason = -1, true, sandbox.ReasonWallTime

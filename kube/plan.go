@@ -29,19 +29,21 @@ type record struct {
 	Limits        sandbox.Limits          `json:"limits"`
 	Profile       sandbox.Profile         `json:"profile"`
 	CreatedAt     time.Time               `json:"created_at"`
+	Env           map[string]string       `json:"env,omitempty"`
 }
 
 func (p *plan) record() record {
 	s := &p.session
 	return record{ID: s.ID, Labels: s.Labels, Workdir: s.Workdir, Mounts: s.Mounts, NetworkPolicy: s.NetworkPolicy,
-		Limits: s.Limits, Profile: s.Profile, CreatedAt: s.CreatedAt}
+		Limits: s.Limits, Profile: s.Profile, CreatedAt: s.CreatedAt, Env: s.Env}
 }
 
 // session turns a record back into a Session; the state comes from the
 // objects.
 func (r record) session(backend string, state sandbox.State) *sandbox.Session {
 	return &sandbox.Session{ID: r.ID, Backend: backend, State: state, Labels: r.Labels, Workdir: r.Workdir,
-		Mounts: r.Mounts, NetworkPolicy: r.NetworkPolicy, Limits: r.Limits, Profile: r.Profile, CreatedAt: r.CreatedAt}
+		Mounts: r.Mounts, NetworkPolicy: r.NetworkPolicy, Limits: r.Limits, Profile: r.Profile, CreatedAt: r.CreatedAt,
+		Env: r.Env}
 }
 
 // plan validates spec and decides the session's id, name, mounts and
@@ -66,6 +68,9 @@ func (b *Backend) plan(spec sandbox.Spec) (*plan, error) {
 	if err := spec.NetworkPolicy.Validate(); err != nil {
 		return nil, newError(op, id, sandbox.ErrNetworkPolicy, err)
 	}
+	if err := sandbox.ValidateEnv(spec.Env); err != nil {
+		return nil, newError(op, id, sandbox.ErrInvalidRequest, fmt.Errorf("spec env: %w", err))
+	}
 	if len(spec.UnixSockets) > 0 {
 		return nil, unsupported(op, id, "unix sockets", "a pod cannot reach unix sockets of the host process's machine; mount the socket's directory as a volume instead")
 	}
@@ -80,7 +85,7 @@ func (b *Backend) plan(spec sandbox.Spec) (*plan, error) {
 	p := &plan{name: objectName(id)}
 	p.session = sandbox.Session{
 		ID: id, Backend: b.Name(), State: sandbox.StateRunning, Labels: spec.Labels,
-		Workdir: b.cfg.Workdir, NetworkPolicy: policy, Limits: limits, Profile: profile,
+		Workdir: b.cfg.Workdir, NetworkPolicy: policy, Limits: limits, Profile: profile, Env: spec.Env,
 		CreatedAt: now().UTC().Truncate(time.Millisecond),
 		Mounts: []sandbox.ResolvedMount{
 			{Target: sandbox.MemoryTarget, Access: sandbox.ReadWrite},

@@ -58,7 +58,12 @@ type hostListener struct {
 	done     chan struct{}
 }
 
-func listenHost(ctx context.Context, banner string) (Listener, error) {
+// ListenHost is the Listen hook of a backend whose commands reach this
+// host's loopback: a TCP server on 127.0.0.1:0 that answers each
+// connection with banner and a newline, and counts them. Remote backends
+// whose commands run on this machine (a test double of a cluster node)
+// use it in their Options.Remote.
+func ListenHost(ctx context.Context, banner string) (Listener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -99,10 +104,11 @@ func (l *hostListener) Close() error {
 	return err
 }
 
-// hostProcesses counts the processes of this host whose command line
-// contains marker, by reading /proc/*/cmdline. Where there is no /proc it
-// reports an error, and the cases judge by the backend's answers only.
-func hostProcesses(ctx context.Context, marker string) (int, error) {
+// HostProcesses is the Processes hook for commands that run on this host:
+// it counts the processes whose command line contains marker, by reading
+// /proc/*/cmdline. Where there is no /proc it reports an error, and the
+// cases judge by the backend's answers only.
+func HostProcesses(ctx context.Context, marker string) (int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err

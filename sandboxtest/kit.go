@@ -125,8 +125,8 @@ func newKit(ctx context.Context, b sandbox.Backend, opts Options) (*kit, error) 
 		k.fs, k.listen, k.processes = r.FS, r.Listen, r.Processes
 		k.notes = append(k.notes, "remote backend: judged through Options.Remote")
 	} else {
-		k.fs, k.listen, k.processes = hostFS{}, listenHost, hostProcesses
-		if _, err := hostProcesses(ctx, "\x00"); err != nil {
+		k.fs, k.listen, k.processes = hostFS{}, ListenHost, HostProcesses
+		if _, err := HostProcesses(ctx, "\x00"); err != nil {
 			k.processes = nil
 			k.notes = append(k.notes, "no /proc on this host: process checks judge by the backend's answers only")
 		}

@@ -1,16 +1,11 @@
 package fakenode
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/go-sandbox/sandbox/sandboxtest"
 )
@@ -23,7 +18,7 @@ import (
 // found by looking in each pod's workdir (as one would with kubectl cp
 // across pods). Other paths are the node's own.
 func (n *Node) Remote(podWorkdir string) *sandboxtest.Remote {
-	return &sandboxtest.Remote{FS: nodeFS{n: n, workdir: podWorkdir}, Listen: listenLoopback, Processes: countProcesses}
+	return &sandboxtest.Remote{FS: nodeFS{n: n, workdir: podWorkdir}, Listen: sandboxtest.ListenHost, Processes: sandboxtest.HostProcesses}
 }
 
 type nodeFS struct {
@@ -78,74 +73,3 @@ func (f nodeFS) Exists(name string) (bool, error) {
 }
 
 func (f nodeFS) RemoveAll(name string) error { return os.RemoveAll(name) }
-
-// loopback is a TCP server on 127.0.0.1 answering each connection with a
-// banner.
-type loopback struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	accepted int
-	done     chan struct{}
-}
-
-func listenLoopback(ctx context.Context, banner string) (sandboxtest.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	l := &loopback{ln: ln, done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			l.mu.Lock()
-			l.accepted++
-			l.mu.Unlock()
-			c.Write([]byte(banner + "\n"))
-			c.Close()
-		}
-	}()
-	return l, nil
-}
-
-func (l *loopback) Address() (string, string) {
-	a := l.ln.Addr().(*net.TCPAddr)
-	return a.IP.String(), strconv.Itoa(a.Port)
-}
-
-func (l *loopback) Accepted() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.accepted
-}
-
-func (l *loopback) Close() error {
-	err := l.ln.Close()
-	<-l.done
-	return err
-}
-
-// countProcesses counts this host's processes whose command line holds
-// marker: the pods' commands are processes of this host.
-func countProcesses(ctx context.Context, marker string) (int, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	self, m, n := os.Getpid(), []byte(marker), 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, m) {
-			n++
-		}
-	}
-	return n, nil
-}

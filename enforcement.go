@@ -61,6 +61,11 @@ type Enforcement struct {
 	// reported, not checked: no profile can opt out of it.
 	HostFileMetadata Mechanism    `json:"host_file_metadata"`
 	Limits           LimitSupport `json:"limits"`
+	// View is whether OSHardened sessions get a view of their own (local
+	// backend, see ViewMode): mounts at their guest paths, a /proc of
+	// their own, no host file outside the session. Where it is not
+	// enforced, commands use host paths and see the host's processes.
+	View Mechanism `json:"view"`
 }
 
 // Identity is a numeric user and group that commands run as; such

@@ -20,6 +20,7 @@ func enforcementFrom(s osconfine.Support) Enforcement {
 		UnrestrictedProcessTree: mechanismFrom(s.UnrestrictedProcessTree),
 		Privileges:              mechanismFrom(s.Privileges),
 		HostFileMetadata:        mechanismFrom(s.HostFileMetadata),
+		View:                    mechanismFrom(s.View),
 		Limits: LimitSupport{
 			Memory:       mechanismFrom(s.Limits.Memory),
 			CPUTime:      mechanismFrom(s.Limits.CPUTime),

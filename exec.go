@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // ExecRequest is one command to run in a session.
@@ -199,23 +198,5 @@ func childEnv(base, extra map[string]string) []string {
 // lookPath finds command in the child's PATH, not the host's; a command
 // with a '/' is taken as a path, relative to the child's directory dir.
 func lookPath(command, pathList, dir string) (string, error) {
-	if strings.Contains(command, "/") {
-		if !filepath.IsAbs(command) {
-			command = filepath.Join(dir, command)
-		}
-		if _, err := os.Stat(command); err != nil {
-			return "", err
-		}
-		return command, nil
-	}
-	for _, dir := range filepath.SplitList(pathList) {
-		if dir == "" || !filepath.IsAbs(dir) {
-			continue
-		}
-		p := filepath.Join(dir, command)
-		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%q not found in PATH %q: %w", command, pathList, exec.ErrNotFound)
+	return osconfine.LookPath(command, pathList, dir)
 }

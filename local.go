@@ -37,6 +37,11 @@ type LocalConfig struct {
 	// Unprivileged hosts always run commands as their own user.
 	RunAs *Identity
 
+	// View says whether OSHardened sessions get a view of their own
+	// (guest paths, their own /proc, no host file outside the session);
+	// the zero value gives one wherever the host can. See ViewMode.
+	View ViewMode
+
 	// Resolver and Dialer serve the filtering proxy of allow-list
 	// sessions (see AllowHosts); nil means net.DefaultResolver and a
 	// net.Dialer. Tests inject their own to map names to loopback servers.
@@ -105,6 +110,11 @@ func (l *Local) Name() string { return "local" }
 // Capabilities reports the host's enforcement as probed by osconfine.
 func (l *Local) Capabilities() Capabilities {
 	s := osconfine.Probe()
+	if ok, _ := l.usesView(); ok {
+		s = osconfine.ProbeView()
+	} else if l.cfg.View == ViewHost {
+		s.View = osconfine.Mechanism{Reason: "LocalConfig.View is ViewHost: commands use host paths and see the host's processes"}
+	}
 	return Capabilities{
 		LocalProcessSandbox: s.Filesystem.Enforced,
 		NetworkPolicy:       s.NetworkDenyAll.Enforced,

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/go-sandbox/sandbox/internal/netproxy"
+	"github.com/go-sandbox/sandbox/osconfine"
 )
 
 // This file holds the calls that change a live session's policy. Each
@@ -38,9 +39,29 @@ func (l *Local) AttachFilesystem(ctx context.Context, id SessionID, m Mount) (Re
 			return ResolvedMount{}, invalid(op, id, "duplicate mount target %s", t)
 		}
 	}
+	if s.view != nil {
+		if err := checkViewTarget(t); err != nil {
+			return ResolvedMount{}, newError(op, id, ErrInvalidRequest, err)
+		}
+	}
 	rm, created, err := s.resolve(m)
 	if err != nil {
 		return ResolvedMount{}, newError(op, id, ErrInvalidRequest, err)
+	}
+	if s.view != nil {
+		// Shown first, then confined: the new rules name a path that
+		// must exist in the view. A failure leaves the session as it
+		// was (nothing was mounted).
+		err := s.makeMountPoints([]ResolvedMount{rm})
+		if err == nil {
+			err = s.view.Attach(osconfine.ViewMount{Source: rm.Source, Target: rm.Target, ReadOnly: rm.Access == ReadOnly})
+		}
+		if err != nil {
+			if created != "" {
+				os.RemoveAll(created)
+			}
+			return ResolvedMount{}, newError(op, id, ErrInvalidRequest, err)
+		}
 	}
 	old, oldPrep := s.mounts, s.prepared
 	s.mounts = append(slices.Clone(s.mounts), rm)

@@ -104,6 +104,9 @@ func (l *Local) Terminate(ctx context.Context, id SessionID) error {
 	if s.proxy != nil {
 		s.proxy.close()
 	}
+	if s.view != nil {
+		s.view.Close() // ends every process of the session's view
+	}
 	err := os.RemoveAll(s.root)
 	s.lock.Close()
 	if err != nil {

@@ -50,18 +50,26 @@ func (l *Local) proxyFor() *netproxy.Proxy {
 }
 
 // startSessionProxy makes the namespace and listener and starts serving.
-func (l *Local) startSessionProxy(id SessionID, list *netproxy.List) (*sessionProxy, error) {
-	if m := osconfine.Probe().NetworkAllowList; !m.Enforced {
-		return nil, fmt.Errorf("%w: per-host network allow-list: %s", osconfine.ErrUnsupported, m.Reason)
-	}
-	ns, err := osconfine.NewNetworkNamespace()
-	if err != nil {
-		return nil, err
-	}
-	ln, err := ns.Listen()
-	if err != nil {
-		ns.Close()
-		return nil, err
+func (l *Local) startSessionProxy(id SessionID, list *netproxy.List, view *osconfine.View) (*sessionProxy, error) {
+	var ns *osconfine.NetworkNamespace
+	var ln net.Listener
+	var err error
+	if view != nil {
+		// The view owns its namespace; the listener is made in it.
+		if ln, err = view.Listen(); err != nil {
+			return nil, err
+		}
+	} else {
+		if m := osconfine.Probe().NetworkAllowList; !m.Enforced {
+			return nil, fmt.Errorf("%w: per-host network allow-list: %s", osconfine.ErrUnsupported, m.Reason)
+		}
+		if ns, err = osconfine.NewNetworkNamespace(); err != nil {
+			return nil, err
+		}
+		if ln, err = ns.Listen(); err != nil {
+			ns.Close()
+			return nil, err
+		}
 	}
 	sp := &sessionProxy{ns: ns, ln: ln, port: uint16(ln.Addr().(*net.TCPAddr).Port), served: make(chan struct{})}
 	sp.list.Store(list)
@@ -84,7 +92,9 @@ func (l *Local) startSessionProxy(id SessionID, list *netproxy.List) (*sessionPr
 func (sp *sessionProxy) close() {
 	sp.ln.Close()
 	<-sp.served
-	sp.ns.Close()
+	if sp.ns != nil {
+		sp.ns.Close()
+	}
 }
 
 func (sp *sessionProxy) remember(e NetworkEvent) {
@@ -160,7 +170,7 @@ func (s *localSession) ensureProxyLocked() error {
 	if err != nil {
 		return err // Validate has already refused what would fail here
 	}
-	sp, err := s.backend.startSessionProxy(s.id, list)
+	sp, err := s.backend.startSessionProxy(s.id, list, s.view)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func (p *localProcess) Signal(sig os.Signal) error {
 		return newError("signal", p.session.id, ErrLifecycle, fmt.Errorf("process %s has ended", p.info.ID))
 	default:
 	}
-	err := p.run.child.Cmd.Process.Signal(sig)
+	err := p.run.child.Signal(sig)
 	if errors.Is(err, os.ErrProcessDone) {
 		return newError("signal", p.session.id, ErrLifecycle, fmt.Errorf("process %s has ended", p.info.ID))
 	}
@@ -119,9 +119,13 @@ func (s *localSession) launch(op string, plan execPlan, req *ExecRequest, cancel
 	if v, ok := req.Env["PATH"]; ok {
 		pathList = v
 	}
-	bin, err := lookPath(req.Command, pathList, plan.dir)
-	if err != nil {
-		return nil, newError(op, s.id, ErrExec, err)
+	// In a view, the session init looks the command up where it runs.
+	bin := req.Command
+	if !plan.inView {
+		var err error
+		if bin, err = lookPath(req.Command, pathList, plan.dir); err != nil {
+			return nil, newError(op, s.id, ErrExec, err)
+		}
 	}
 	timeout := req.Timeout
 	if timeout == 0 {
@@ -143,7 +147,7 @@ func (s *localSession) launch(op string, plan execPlan, req *ExecRequest, cancel
 		return nil, startError(op, s.id, err)
 	}
 	p := &localProcess{session: s, run: r, done: make(chan struct{}), info: ProcessInfo{
-		PID: r.child.Cmd.Process.Pid, Command: req.Command, Args: slices.Clone(req.Args),
+		PID: r.child.Pid(), Command: req.Command, Args: slices.Clone(req.Args),
 		StartedAt: r.began.UTC(), Terminal: req.Terminal != nil,
 	}}
 	s.mu.Lock()

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,6 +56,9 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 			if s != nil && s.proxy != nil {
 				s.proxy.close()
 			}
+			if s != nil && s.view != nil {
+				s.view.Close()
+			}
 			os.RemoveAll(root)
 			lock.Close()
 			for _, d := range slices.Backward(createdOutside) {
@@ -85,7 +90,18 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 			}
 		}
 	}
+	view := false
+	if profile == OSHardened {
+		if view, err = l.usesView(); err != nil {
+			return nil, newError(op, id, ErrUnsupported, err)
+		}
+	}
 	for _, m := range withCanonicalMounts(spec.Mounts) {
+		if view {
+			if t, _ := NormalizeTarget(m.Target); checkViewTarget(t) != nil {
+				return nil, newError(op, id, ErrInvalidRequest, checkViewTarget(t))
+			}
+		}
 		rm, created, err := s.resolve(m)
 		if err != nil {
 			return nil, newError(op, id, ErrInvalidRequest, err)
@@ -94,6 +110,18 @@ func (l *Local) Provision(ctx context.Context, spec Spec) (_ *Session, err error
 			createdOutside = append(createdOutside, created)
 		}
 		s.mounts = append(s.mounts, rm)
+	}
+	if view {
+		if err := s.startViewLocked(); err != nil {
+			kind := ErrExec
+			switch {
+			case errors.Is(err, osconfine.ErrUnsupported):
+				kind = ErrUnsupported
+			case errors.Is(err, fs.ErrNotExist):
+				kind = ErrInvalidRequest
+			}
+			return nil, newError(op, id, kind, err)
+		}
 	}
 	if _, err := s.preparedLocked(op); err != nil {
 		return nil, err

@@ -41,6 +41,7 @@ type localSession struct {
 	limits     Limits
 	profile    Profile
 	prepared   *osconfine.Prepared // built lazily, dropped when the policy changes
+	view       *osconfine.View     // the session's own view, or nil (host's view)
 	proxy      *sessionProxy       // the filtering proxy of an allow-list, or nil
 	running    map[*osconfine.Child]struct{}
 	procs      map[ProcessID]*localProcess // running processes, Exec's included
@@ -77,17 +78,31 @@ func (s *localSession) describeLocked() *Session {
 	return &Session{
 		ID: s.id, Backend: "local", State: st, Labels: s.labels, Root: s.root, Workdir: s.work,
 		Mounts: slices.Clone(s.mounts), NetworkPolicy: s.network, Limits: s.limits, Profile: s.profile,
-		CreatedAt: s.created, RunAs: publicIdentity(s.owner), Env: s.env,
+		CreatedAt: s.created, RunAs: publicIdentity(s.owner), Env: s.env, Dirs: s.dirsLocked(),
 	}
+}
+
+// dirsLocked is Session.Dirs: the guest paths of the session's own
+// directories when it has a view.
+func (s *localSession) dirsLocked() []ResolvedMount {
+	if s.view == nil {
+		return nil
+	}
+	return s.guestDirs()
 }
 
 // policyInput is what policy.go needs from the session. Caller holds mu.
 func (s *localSession) policyInput() sessionPolicy {
-	return sessionPolicy{
+	in := sessionPolicy{
 		writable: []string{s.work, s.home, s.tmp}, tempDir: s.tmp,
 		mounts: s.mounts, network: s.network, limits: s.limits, runAs: s.runAs, unixSockets: s.sockets,
 		proxy: s.proxy,
 	}
+	if s.view != nil {
+		// Rules name what commands see: guest paths.
+		in.guest = &sessionPolicy{writable: []string{WorkdirTarget, HomeTarget, TempTarget}, tempDir: TempTarget}
+	}
+	return in
 }
 
 // preparedLocked returns the session's prepared confinement, building it
@@ -116,7 +131,12 @@ func (s *localSession) preparedLocked(op string) (*osconfine.Prepared, error) {
 		}
 		return nil, nil
 	}
-	prep, err := osconfine.Prepare(p)
+	var prep *osconfine.Prepared
+	if s.view != nil {
+		prep, err = s.view.Prepare(p)
+	} else {
+		prep, err = osconfine.Prepare(p)
+	}
 	if err != nil {
 		kind := ErrExec
 		switch {
@@ -146,12 +166,19 @@ func (s *localSession) baseEnvLocked(path string) map[string]string {
 		"PATH": path, "HOME": s.home, "TMPDIR": s.tmp, "LANG": "C.UTF-8",
 		"SANDBOX_SESSION_ID": string(s.id),
 	}
+	if s.view != nil {
+		env["HOME"], env["TMPDIR"] = HomeTarget, TempTarget
+	}
 	for _, m := range s.mounts {
+		p := m.Source
+		if s.view != nil {
+			p = m.Target
+		}
 		switch m.Target {
 		case MemoryTarget:
-			env[MemoryEnv] = m.Source
+			env[MemoryEnv] = p
 		case OutputsTarget:
-			env[OutputsEnv] = m.Source
+			env[OutputsEnv] = p
 		}
 	}
 	if s.proxy != nil {
@@ -166,7 +193,8 @@ func (s *localSession) baseEnvLocked(path string) map[string]string {
 // execPlan is what one Exec takes from its session under the lock.
 type execPlan struct {
 	prep   *osconfine.Prepared // nil: Unrestricted
-	dir    string              // host directory the command starts in
+	dir    string              // directory the command starts in (a guest path with a view)
+	inView bool                // the command starts in the session's view
 	env    map[string]string   // base environment (before the request's)
 	limits Limits
 	proxy  *sessionProxy // for the result's network summary; nil without an allow-list
@@ -186,13 +214,18 @@ func (s *localSession) beginExec(op string, cwd, path string) (execPlan, error) 
 		s.armIdleLocked()
 		return execPlan{}, err
 	}
-	dir, err := s.resolveCwdLocked(cwd)
+	resolve := s.resolveCwdLocked
+	if s.view != nil && prep != nil {
+		resolve = s.resolveGuestCwdLocked
+	}
+	dir, err := resolve(cwd)
 	if err != nil {
 		s.armIdleLocked()
 		return execPlan{}, newError(op, s.id, ErrInvalidRequest, err)
 	}
 	s.active++
-	return execPlan{prep: prep, dir: dir, env: s.baseEnvLocked(path), limits: s.limits, proxy: s.proxy}, nil
+	return execPlan{prep: prep, dir: dir, env: s.baseEnvLocked(path), limits: s.limits, proxy: s.proxy,
+		inView: s.view != nil && prep != nil}, nil
 }
 
 // endExec ends what beginExec began and restarts the idle clock.

@@ -23,6 +23,9 @@ type sessionPolicy struct {
 	unixSockets []string
 	runAs       *osconfine.Identity
 	proxy       *sessionProxy // the filtering proxy of an allow-list
+	// guest, when set, holds the guest paths of writable and tempDir:
+	// the session has a view, and rules name paths as commands see them.
+	guest *sessionPolicy
 }
 
 // buildPolicy turns a session's state into the osconfine.Policy every
@@ -37,6 +40,7 @@ func buildPolicy(s sessionPolicy) (osconfine.Policy, error) {
 			rw = append(rw, m.Source)
 		}
 	}
+
 	for _, m := range s.mounts {
 		if m.Access != ReadOnly {
 			continue
@@ -47,13 +51,24 @@ func buildPolicy(s sessionPolicy) (osconfine.Policy, error) {
 			}
 		}
 	}
-	for _, d := range rw {
+	// The check above is on host paths, where the rules meet. With a view
+	// the rules name guest paths, and a read-only mount is read-only as a
+	// mount too.
+	writable, tempDir := s.writable, s.tempDir
+	path := func(m ResolvedMount) string { return m.Source }
+	if s.guest != nil {
+		writable, tempDir = s.guest.writable, s.guest.tempDir
+		path = func(m ResolvedMount) string { return m.Target }
+	}
+	for _, d := range writable {
 		p.Paths = append(p.Paths, osconfine.PathRule{Path: d, Access: osconfine.Read | osconfine.Write | osconfine.Execute})
 	}
 	for _, m := range s.mounts {
-		if m.Access == ReadOnly {
-			p.Paths = append(p.Paths, osconfine.PathRule{Path: m.Source, Access: osconfine.Read | osconfine.Execute})
+		access := osconfine.Read | osconfine.Execute
+		if m.Access == ReadWrite {
+			access |= osconfine.Write
 		}
+		p.Paths = append(p.Paths, osconfine.PathRule{Path: path(m), Access: access})
 	}
 
 	switch {
@@ -68,7 +83,7 @@ func buildPolicy(s sessionPolicy) (osconfine.Policy, error) {
 		}
 	}
 	p.UnixSockets = s.unixSockets
-	p.TempDir = s.tempDir
+	p.TempDir = tempDir
 	p.Limits = osLimits(s.limits)
 	p.RunAs = s.runAs
 	return p, nil

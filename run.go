@@ -267,13 +267,9 @@ wait:
 
 // describeEnd fills the exit code, the signal and the reason.
 func (r *commandRun) describeEnd(res *ExecResult, child *osconfine.Child) {
-	st := r.cmd.ProcessState
-	if st == nil {
-		res.ExitCode = -1
-		return
-	}
-	res.ExitCode = st.ExitCode()
-	sig, limit := osconfine.ExitSignal(st)
+	st := child.Exit()
+	res.ExitCode = st.Code
+	sig, limit := st.Signal, st.Limit
 	if sig == "" {
 		if res.Reason == ReasonExited && r.limits.MaxFileSizeMB > 0 && res.ExitCode == shellExitXFSZ {
 			// A shell whose child was killed by SIGXFSZ exits 128+SIGXFSZ.
@@ -289,7 +285,7 @@ func (r *commandRun) describeEnd(res *ExecResult, child *osconfine.Child) {
 		res.Reason = Reason(limit)
 	case child.MemoryLimitHit():
 		res.Reason = ReasonMemory
-	case sig == "killed" && r.limits.CPUTime > 0 && cpuUsed(st) >= r.limits.CPUTime/2:
+	case sig == "killed" && r.limits.CPUTime > 0 && st.CPU >= r.limits.CPUTime/2:
 		// Nothing of the library killed it and no memory cgroup counted
 		// an OOM kill. The command is init of its PID namespace, which
 		// nothing inside can SIGKILL and which ignores SIGXCPU, so the
@@ -304,11 +300,3 @@ func (r *commandRun) describeEnd(res *ExecResult, child *osconfine.Child) {
 // shellExitXFSZ is the status a POSIX shell exits with when its last child
 // was killed by SIGXFSZ (128 + 25 on Linux and the BSDs).
 const shellExitXFSZ = 128 + 25
-
-// cpuUsed is the CPU time the process and its reaped children used.
-func cpuUsed(st *os.ProcessState) time.Duration {
-	if st == nil {
-		return 0
-	}
-	return st.UserTime() + st.SystemTime()
-}

@@ -161,8 +161,13 @@ type Session struct {
 	// Root is the session's directory on the host; Workdir (inside it) is
 	// where commands run by default and what a relative cwd resolves
 	// against.
-	Root          string          `json:"root"`
-	Workdir       string          `json:"workdir"`
+	Root    string `json:"root"`
+	Workdir string `json:"workdir"`
+	// Dirs are the session's own directories (workdir, home, temp) with
+	// the guest paths its commands see them at, where the session has a
+	// view of its own (local backend, see ViewMode); empty where commands
+	// see host paths. HostPath maps through them and Mounts.
+	Dirs          []ResolvedMount `json:"dirs,omitempty"`
 	Mounts        []ResolvedMount `json:"mounts"`
 	NetworkPolicy NetworkPolicy   `json:"network_policy"`
 	Limits        Limits          `json:"limits"`

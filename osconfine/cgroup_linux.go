@@ -122,6 +122,9 @@ type execCgroup struct {
 	dirs  []string
 	procs []*os.File // cgroup.procs of each dir, opened before confinement
 	oomAt string     // file that counts OOM kills ("" without a memory cgroup)
+	// boundsMemory and boundsPids say which limits the cgroup holds for
+	// the whole tree, so the per-process rlimit is not set on top.
+	boundsMemory, boundsPids bool
 }
 
 // newExecCgroup creates the command's cgroups with its limits. It runs
@@ -159,6 +162,7 @@ func newExecCgroup(h cgroupHost, l Limits) (_ *execCgroup, err error) {
 		if err := mk(h.pidsParent, map[string]string{"pids.max": strconv.FormatUint(l.MaxProcesses, 10)}); err != nil {
 			return nil, err
 		}
+		c.boundsPids = true
 	}
 	if l.MemoryBytes > 0 && h.memParent != "" {
 		limit := strconv.FormatUint(l.MemoryBytes, 10)
@@ -171,6 +175,7 @@ func newExecCgroup(h cgroupHost, l Limits) (_ *execCgroup, err error) {
 		if err := mk(h.memParent, files); err != nil {
 			return nil, err
 		}
+		c.boundsMemory = true
 	}
 	return c, nil
 }

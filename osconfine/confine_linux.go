@@ -30,6 +30,12 @@ type prepared struct {
 	// tells them to exit once their children are gone.
 	jobs    chan *spawnJob
 	closing chan struct{}
+	// view is set when the policy was prepared inside a session's View:
+	// starts go to its init, which runs this package's spawner there.
+	view *viewPrepared
+	// inInit is set in a session init: every child is started in a PID
+	// namespace of its own below the init (see holders).
+	inInit bool
 }
 
 // prepare adds the system baseline to p and builds the ruleset, the filter
@@ -61,6 +67,9 @@ func prepare(p Policy) (*Prepared, error) {
 // spawner threads to exit; Close holds p.mu and calls it once.
 func (p *Prepared) close() error {
 	close(p.closing)
+	if p.view != nil {
+		return p.releaseInView()
+	}
 	if p.netnsFD >= 0 {
 		unix.Close(p.netnsFD)
 		p.netnsFD = -1
@@ -75,8 +84,28 @@ func (p *Prepared) close() error {
 
 // start hands cmd to a spawner thread of p; Start holds p.mu shared.
 func (p *Prepared) start(cmd *exec.Cmd) (*Child, error) {
+	if p.view != nil {
+		return p.startInView(cmd)
+	}
+	var cg *execCgroup
+	if p.needsCgroup() {
+		var err error
+		if cg, err = newExecCgroup(p.cgroups, p.policy.Limits); err != nil {
+			return nil, err
+		}
+	}
+	return p.spawn(cmd, cg, nil)
+}
+
+// spawn starts cmd from a spawner thread of p, with cg (or nil) as its
+// cgroup, and in the namespaces of h when a session init starts it (nil
+// otherwise). cg is removed when the start fails.
+func (p *Prepared) spawn(cmd *exec.Cmd, cg *execCgroup, h *holder) (*Child, error) {
 	devNull, err := stdioFiles(cmd)
 	if err != nil {
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, err
 	}
 	if devNull != nil {
@@ -85,20 +114,23 @@ func (p *Prepared) start(cmd *exec.Cmd) (*Child, error) {
 	cmd.SysProcAttr = p.sysProcAttr()
 	controllingTerminal(cmd, cmd.SysProcAttr)
 	if err := markInheritedCloseOnExec(); err != nil {
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, err
 	}
 	child := newChild(cmd)
 	child.kill = func() error { return killTree(cmd) }
-	job := &spawnJob{prep: p, cmd: cmd, child: child, started: make(chan error, 1)}
-	if p.needsCgroup() {
-		if job.cgroup, err = newExecCgroup(p.cgroups, p.policy.Limits); err != nil {
-			return nil, err
-		}
+	job := &spawnJob{prep: p, cmd: cmd, child: child, started: make(chan error, 1), cgroup: cg, holder: h}
+	jobs := p.jobs
+	if h != nil {
+		jobs = h.queue(p)
+		child.kill = func() error { h.signalKill(); return nil }
 	}
 	select {
-	case p.jobs <- job: // an idle spawner thread of this policy takes it
+	case jobs <- job: // an idle spawner thread of this policy takes it
 	default:
-		onDisposableThread(func() { p.spawnerLoop(job) })
+		onDisposableThread(func() { p.spawnerLoop(job, jobs) })
 	}
 	if err := <-job.started; err != nil {
 		return nil, err

@@ -13,7 +13,9 @@ import (
 // that is uid 0; an unprivileged host cannot give its children another
 // identity.
 func childIdentity(p Policy) (Identity, bool) {
-	if !probeHost().root {
+	if inViewInit || !probeHost().root {
+		// In a session init, commands run as uid 0 of the session's user
+		// namespace (mapped to the view's owner), without capabilities.
 		return Identity{}, false
 	}
 	id := defaultChildIdentity

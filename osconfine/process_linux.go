@@ -19,6 +19,10 @@ func (p *Prepared) prepareProcess() error {
 	h := probeHost()
 	p.cgroups = h.cgroups
 	switch {
+	case inViewInit:
+		// In a session init each child is cloned into the PID namespace of
+		// a holder (see holders), which its spawner thread has joined.
+		p.capLast = h.capLast
 	case h.root:
 		// Root clones the PID namespace directly.
 		p.cloneflags = unix.CLONE_NEWPID
@@ -174,13 +178,13 @@ func writeIDMaps(pid int) error {
 // it has, since raising needs CAP_SYS_RESOURCE.
 func (p *Prepared) applyRlimits(pid int, cg *execCgroup) error {
 	l := p.policy.Limits
-	if cg != nil && cg.oomAt != "" {
+	if cg != nil && cg.boundsMemory {
 		// The memory cgroup bounds the whole tree and tells an OOM kill
 		// apart; RLIMIT_AS on top would only break programs that reserve
 		// address space they never touch.
 		l.MemoryBytes = 0
 	}
-	if p.cgroups.pidsParent != "" {
+	if cg != nil && cg.boundsPids {
 		l.MaxProcesses = 0 // pids.max bounds the tree, for uid 0 too
 	}
 	set := func(resource int, name string, v uint64) error {

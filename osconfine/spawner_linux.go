@@ -31,6 +31,7 @@ type spawnJob struct {
 	child   *Child
 	started chan error
 	cgroup  *execCgroup // nil without tree-wide limits
+	holder  *holder     // in a session init: whose namespaces the child is born in
 }
 
 // onDisposableThread runs f on a goroutine locked to an OS thread that is
@@ -70,7 +71,18 @@ const spawnerIdle = 2 * time.Second
 // child's Pdeathsig fires when the thread that created it exits; so it
 // exits only when it has no running child and is idle or the policy was
 // closed.
-func (p *Prepared) spawnerLoop(first *spawnJob) {
+func (p *Prepared) spawnerLoop(first *spawnJob, jobs chan *spawnJob) {
+	var gone <-chan struct{}
+	if h := first.holder; h != nil {
+		// Before confinement, which refuses setns: the thread serves
+		// this holder only, and stops taking work when it ends.
+		gone = h.gone
+		if err := h.join(); err != nil {
+			first.cleanup()
+			first.started <- err
+			return
+		}
+	}
 	if err := p.confineThread(); err != nil {
 		first.cleanup()
 		first.started <- err
@@ -83,7 +95,7 @@ func (p *Prepared) spawnerLoop(first *spawnJob) {
 	}
 	idle := time.NewTimer(spawnerIdle)
 	defer idle.Stop()
-	jobs, closing := p.jobs, p.closing
+	closing := p.closing
 	for jobs != nil || running > 0 {
 		select {
 		case job := <-jobs:
@@ -100,6 +112,8 @@ func (p *Prepared) spawnerLoop(first *spawnJob) {
 			idle.Reset(spawnerIdle)
 		case <-closing:
 			jobs, closing = nil, nil // take no more work
+		case <-gone:
+			jobs, gone = nil, nil
 		}
 	}
 }

@@ -2,8 +2,10 @@ package osconfine
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
+	"time"
 )
 
 // Mechanism says whether one part of a policy is enforced on this host, and
@@ -55,6 +57,9 @@ type Support struct {
 	// no profile can opt out of it.
 	HostFileMetadata Mechanism    `json:"host_file_metadata"`
 	Limits           LimitSupport `json:"limits"`
+	// View is whether a session can have a view of its own ([StartView]):
+	// guest paths, a private /proc, an init, host files out of sight.
+	View Mechanism `json:"view"`
 }
 
 // Check reports the first part of p this host cannot enforce, as an error
@@ -116,6 +121,7 @@ func Probe() Support {
 	probeOnce.Do(func() {
 		probed = probe()
 		probed.UnrestrictedProcessTree = unrestrictedTreeSupport()
+		probed.View = viewSupport()
 	})
 	return probed
 }
@@ -131,6 +137,60 @@ type Child struct {
 	// memoryLimitHit is set before done closes when the kernel killed a
 	// process of the child on its memory limit.
 	memoryLimitHit bool
+	// For a child that is not the host's own (a View's command): its host
+	// pid, how to signal it, and how it ended (set before done closes).
+	hostPid int
+	signal  func(os.Signal) error
+	exit    *ExitStatus
+}
+
+// ExitStatus is how a child ended.
+type ExitStatus struct {
+	// Code is the exit code, or -1 when a signal ended the child or its
+	// status is unknown.
+	Code int `json:"code"`
+	// Signal names the signal that ended it ("" if it exited), and Limit
+	// the limit that signal stands for (see [ExitSignal]).
+	Signal string `json:"signal,omitempty"`
+	Limit  string `json:"limit,omitempty"`
+	// CPU is the user and system time of the child and its reaped
+	// descendants.
+	CPU time.Duration `json:"cpu,omitempty"`
+}
+
+// exitStatusOf describes a process state; nil gives Code -1.
+func exitStatusOf(st *os.ProcessState) ExitStatus {
+	if st == nil {
+		return ExitStatus{Code: -1}
+	}
+	sig, limit := exitSignal(st)
+	return ExitStatus{Code: st.ExitCode(), Signal: sig, Limit: limit, CPU: st.UserTime() + st.SystemTime()}
+}
+
+// Exit waits for the child and says how it ended.
+func (c *Child) Exit() ExitStatus {
+	<-c.done
+	if c.exit != nil {
+		return *c.exit
+	}
+	return exitStatusOf(c.Cmd.ProcessState)
+}
+
+// Pid is the child's process id on the host.
+func (c *Child) Pid() int {
+	if c.Cmd.Process == nil {
+		return c.hostPid
+	}
+	return c.Cmd.Process.Pid
+}
+
+// Signal sends sig to the child (not its descendants). It fails with
+// os.ErrProcessDone once the child has ended.
+func (c *Child) Signal(sig os.Signal) error {
+	if c.signal != nil {
+		return c.signal(sig)
+	}
+	return c.Cmd.Process.Signal(sig)
 }
 
 // MemoryLimitHit reports, after Done, whether the kernel killed a process of

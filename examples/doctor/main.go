@@ -125,7 +125,7 @@ func printCapabilities(c sandbox.Capabilities) {
 		name string
 		m    fmt.Stringer
 	}{
-		{"filesystem", e.Filesystem}, {"network deny-all", e.NetworkDenyAll}, {"network allow-list", e.NetworkAllowList},
+		{"session view", e.View}, {"filesystem", e.Filesystem}, {"network deny-all", e.NetworkDenyAll}, {"network allow-list", e.NetworkAllowList},
 		{"unix sockets", e.UnixSockets}, {"syscalls", e.Syscalls}, {"process tree", e.ProcessTree},
 		{"process tree (Unrestricted)", e.UnrestrictedProcessTree}, {"host file metadata", e.HostFileMetadata}, {"privileges", e.Privileges},
 		{"limit: memory", e.Limits.Memory}, {"limit: cpu time", e.Limits.CPUTime}, {"limit: cpu count", e.Limits.CPUCount},

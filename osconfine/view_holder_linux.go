@@ -1,0 +1,302 @@
+//go:build linux
+
+package osconfine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Holders: why each command gets a PID namespace of its own below the init.
+//
+// The init reaps every orphan of its PID namespace, so it cannot tell what
+// a finished command left behind (a daemon that double-forked and called
+// setsid has no trace of where it came from), and an unprivileged host has
+// no cgroup to ask. A PID namespace can tell: every process a command
+// starts stays in it. But the command must not be that namespace's first
+// process, which the kernel shields from signals it has no handler for
+// (kill $$, SIGXCPU, SIGXFSZ would do nothing). So the first process is a
+// holder: this executable again, which mounts a /proc of its namespace in a
+// mount namespace of its own (so the command's /proc/self and /proc/$$
+// agree), drops every capability and then only reaps. The command is
+// started by the init into the holder's namespaces (its spawner thread
+// joins them), as the init's child. When the command has ended, the init
+// looks at the holder's children: none means nothing is left and the
+// holder serves the next command; otherwise the init kills the holder, and
+// the kernel kills everything in its namespace with it. One spare holder
+// is kept ready, so starting a command does not wait for one.
+
+// holder is the first process of a command's PID namespace.
+type holder struct {
+	cmd          *exec.Cmd
+	pid          int // in the init's PID namespace
+	pidns, mntns int // descriptors of its namespaces, for spawner threads
+	conn         *viewConn
+	gone         chan struct{} // closed once it has been reaped
+
+	mu     sync.Mutex
+	queues map[*Prepared]chan *spawnJob // idle spawner threads joined to it, per policy
+}
+
+// spawnHolder starts a holder and waits until its /proc is mounted.
+func spawnHolder() (_ *holder, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	childEnd := os.NewFile(uintptr(fds[1]), "holder")
+	defer childEnd.Close()
+	conn, err := newViewConn(fds[0])
+	if err != nil {
+		return nil, err
+	}
+	token, err := newViewToken()
+	if err != nil {
+		conn.close()
+		return nil, err
+	}
+	h := &holder{conn: conn, gone: make(chan struct{}), pidns: -1, mntns: -1, queues: make(map[*Prepared]chan *spawnJob)}
+	h.cmd = &exec.Cmd{
+		Path: "/proc/self/exe", Args: []string{"go-sandbox-holder"},
+		Env: []string{viewInitEnv + "=" + token}, ExtraFiles: []*os.File{childEnd},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Setsid: true},
+	}
+	if err := h.cmd.Start(); err != nil {
+		conn.close()
+		return nil, fmt.Errorf("osconfine: starting a holder: %w", err)
+	}
+	h.pid = h.cmd.Process.Pid
+	go func() {
+		h.cmd.Wait()
+		h.conn.close()
+		h.closeNamespaces()
+		close(h.gone)
+	}()
+	defer func() {
+		if err != nil {
+			h.signalKill()
+			<-h.gone
+		}
+	}()
+	dir := "/proc/" + strconv.Itoa(h.pid) + "/ns/"
+	if h.pidns, err = unix.Open(dir+"pid", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("osconfine: a holder's PID namespace: %w", err)
+	}
+	if h.mntns, err = unix.Open(dir+"mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("osconfine: a holder's mount namespace: %w", err)
+	}
+	if err := conn.send(&viewMsg{Op: "hello", Token: token, Mode: "holder"}); err != nil {
+		return nil, err
+	}
+	m, files, err := conn.recv()
+	closeFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("osconfine: a holder did not start: %w", err)
+	}
+	if err := m.asError(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *holder) closeNamespaces() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, fd := range []*int{&h.pidns, &h.mntns} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+// dead reports whether the holder has been reaped.
+func (h *holder) dead() bool {
+	select {
+	case <-h.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// empty reports whether nothing but the holder is left in its namespace:
+// every process a finished command left behind is the holder's child,
+// since orphans of a PID namespace are reparented to its first process.
+func (h *holder) empty() bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(h.pid) + "/task/" + strconv.Itoa(h.pid) + "/children")
+	return err == nil && len(bytes.TrimSpace(b)) == 0 && !h.dead()
+}
+
+// signalKill kills the holder, and the kernel everything in its namespace.
+func (h *holder) signalKill() {
+	if !h.dead() {
+		h.cmd.Process.Kill()
+	}
+}
+
+// queue returns the channel on which idle spawner threads of p joined to
+// this holder wait for work.
+func (h *holder) queue(p *Prepared) chan *spawnJob {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := h.queues[p]
+	if q == nil {
+		q = make(chan *spawnJob)
+		h.queues[p] = q
+	}
+	return q
+}
+
+// join moves the calling (locked, disposable) thread into the holder's
+// mount and PID namespaces, so that the children it clones are born there.
+// A thread must stop sharing its filesystem attributes before it can join
+// a mount namespace.
+func (h *holder) join() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pidns < 0 {
+		return errors.New("osconfine: the command's holder has ended")
+	}
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("osconfine: unsharing filesystem attributes: %w", err)
+	}
+	if err := unix.Setns(h.mntns, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("osconfine: joining a holder's mount namespace: %w", err)
+	}
+	if err := unix.Setns(h.pidns, unix.CLONE_NEWPID); err != nil {
+		return fmt.Errorf("osconfine: joining a holder's PID namespace: %w", err)
+	}
+	return nil
+}
+
+// holderPool keeps spare holders, so that a command rarely waits for one.
+type holderPool struct {
+	mu      sync.Mutex
+	idle    []*holder
+	filling bool
+}
+
+// maxIdleHolders bounds the holders kept for reuse.
+const maxIdleHolders = 2
+
+func newHolderPool() *holderPool { return &holderPool{} }
+
+// get returns a holder with nothing in its namespace, and starts making
+// the next spare one.
+func (hp *holderPool) get() (*holder, error) {
+	defer hp.refill()
+	hp.mu.Lock()
+	for len(hp.idle) > 0 {
+		h := hp.idle[len(hp.idle)-1]
+		hp.idle = hp.idle[:len(hp.idle)-1]
+		if !h.dead() {
+			hp.mu.Unlock()
+			return h, nil
+		}
+	}
+	hp.mu.Unlock()
+	return spawnHolder()
+}
+
+// put takes a holder back once its command has ended. It keeps it when
+// nothing is left in its namespace; otherwise it kills it and waits until
+// the kernel has ended everything in the namespace.
+func (hp *holderPool) put(h *holder) {
+	if h.empty() {
+		hp.mu.Lock()
+		if len(hp.idle) < maxIdleHolders {
+			hp.idle = append(hp.idle, h)
+			hp.mu.Unlock()
+			return
+		}
+		hp.mu.Unlock()
+	}
+	h.signalKill()
+	<-h.gone
+}
+
+// refill makes a spare holder in the background when none is idle.
+func (hp *holderPool) refill() {
+	hp.mu.Lock()
+	if hp.filling || len(hp.idle) > 0 {
+		hp.mu.Unlock()
+		return
+	}
+	hp.filling = true
+	hp.mu.Unlock()
+	go func() {
+		h, err := spawnHolder()
+		hp.mu.Lock()
+		hp.filling = false
+		if err == nil {
+			hp.idle = append(hp.idle, h)
+		}
+		hp.mu.Unlock()
+	}()
+}
+
+// runHolder is a holder's whole life: mount a /proc of its own PID
+// namespace, drop every capability, say it is ready, then reap orphans
+// until the init goes away (and the kernel ends it with the namespace).
+func runHolder(conn *viewConn) {
+	err := holderSetup()
+	if err != nil {
+		conn.send(errorMsg(0, err))
+		return
+	}
+	if err := conn.send(&viewMsg{Op: "ready"}); err != nil {
+		return
+	}
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, unix.SIGCHLD)
+	ended := make(chan struct{})
+	go func() {
+		for {
+			if _, _, err := conn.recv(); err != nil {
+				close(ended)
+				return
+			}
+		}
+	}()
+	for {
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+		select {
+		case <-sigchld:
+		case <-ended:
+			return
+		}
+	}
+}
+
+// holderSetup mounts the holder's /proc (private, so that it does not
+// propagate to the init's mount namespace) and drops its capabilities.
+func holderSetup() error {
+	if err := unix.Mount("", "/proc", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("osconfine: holder: making /proc private: %w", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("osconfine: holder: mounting /proc: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	// Empty permitted, effective and inheritable sets on every thread:
+	// the holder runs no code that needs them and starts no program.
+	return dropAllCapabilities()
+}

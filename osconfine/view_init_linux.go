@@ -1,0 +1,352 @@
+//go:build linux
+
+package osconfine
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
+)
+
+// The session init: the host executable re-executed into the session's
+// namespaces (see View for how it is recognised). It builds the session's
+// root, locks itself down, and then serves the host's requests until the
+// host goes away, when it exits and the kernel ends every process of its
+// PID namespace.
+
+// inViewInit is set, before anything else runs, in a session init and in
+// its holders. It changes how Prepare clones children (see prepareProcess)
+// and whom they run as (see childIdentity).
+var inViewInit bool
+
+func init() {
+	token, ok := os.LookupEnv(viewInitEnv)
+	if !ok {
+		return
+	}
+	os.Unsetenv(viewInitEnv)
+	conn, hello := viewTrigger(token)
+	if conn == nil {
+		return // not started as a view process: run as usual
+	}
+	inViewInit = true
+	switch hello.Mode {
+	case "init":
+		runViewInit(conn, hello)
+	case "holder":
+		runHolder(conn)
+	}
+	os.Exit(0)
+}
+
+// viewTrigger checks the guard (PID 1, a SOCK_SEQPACKET unix socket on fd
+// 3, a first message carrying token) and returns the connection and that
+// message, or nil when any part does not hold. It changes nothing before
+// the socket checks pass.
+func viewTrigger(token string) (*viewConn, *viewMsg) {
+	if os.Getpid() != 1 || len(token) < 32 {
+		return nil, nil
+	}
+	if typ, err := unix.GetsockoptInt(3, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_SEQPACKET {
+		return nil, nil
+	}
+	if dom, err := unix.GetsockoptInt(3, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil || dom != unix.AF_UNIX {
+		return nil, nil
+	}
+	fd, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil
+	}
+	conn, err := newViewConn(fd)
+	if err != nil {
+		return nil, nil
+	}
+	conn.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	m, files, err := conn.recv()
+	closeFiles(files)
+	if err != nil || m.Op != "hello" || subtle.ConstantTimeCompare([]byte(m.Token), []byte(token)) != 1 {
+		conn.close()
+		return nil, nil
+	}
+	conn.c.SetReadDeadline(time.Time{})
+	unix.Close(3)
+	return conn, m
+}
+
+// viewInit is the init's state; the serve loop owns it, start goroutines
+// share execs under mu.
+type viewInit struct {
+	conn     *viewConn
+	root     *guestRoot
+	holders  *holderPool
+	policies map[uint64]*Prepared
+	nextID   uint64
+	allowNS  *NetworkNamespace // the allow-list's namespace, made on first use
+
+	mu    sync.Mutex
+	execs map[uint64]*initExec
+}
+
+// initExec is a running command and the holder of its PID namespace.
+type initExec struct {
+	child  *Child
+	holder *holder
+}
+
+func runViewInit(conn *viewConn, hello *viewMsg) {
+	if hello.Spec == nil || hello.Facts == nil {
+		conn.send(errorMsg(hello.ID, errors.New("osconfine: the session init got no spec")))
+		return
+	}
+	setInitFacts(hello.Facts)
+	root, err := buildRoot(hello.Spec.Stage, hello.Spec.Mounts)
+	if err == nil {
+		err = lockDownInit()
+	}
+	if err != nil {
+		conn.send(errorMsg(hello.ID, err))
+		return
+	}
+	in := &viewInit{conn: conn, root: root, holders: newHolderPool(), policies: make(map[uint64]*Prepared),
+		execs: make(map[uint64]*initExec)}
+	in.holders.refill()
+	if err := conn.send(&viewMsg{Op: "ready", ID: hello.ID}); err != nil {
+		return
+	}
+	in.serve()
+}
+
+// setInitFacts fixes what probeHost reports inside the init: it is root of
+// its user namespace (every capability there), has no cgroup of its own
+// to create (the host makes them and passes their cgroup.procs), and may
+// stop children at exec as the host may.
+func setInitFacts(f *viewFacts) {
+	hostOnce.Do(func() {
+		host = hostFacts{root: true, capLast: -1, ptraceStop: f.PtraceStop, yama: f.Yama}
+		if n, err := strconv.Atoi(readSysctl("/proc/sys/kernel/cap_last_cap")); err == nil {
+			host.capLast = n
+		}
+	})
+}
+
+// initKeeps are the capabilities the init needs once its root is built:
+// mounts for Attach and its holders' /proc, namespaces, dropping
+// capabilities on spawner threads, and loopback in its network namespace.
+var initKeeps = map[uintptr]bool{
+	unix.CAP_SYS_ADMIN: true, unix.CAP_SYS_CHROOT: true, unix.CAP_SETPCAP: true, unix.CAP_NET_ADMIN: true,
+}
+
+// lockDownInit confines the init itself once its root is built: no
+// process may ptrace it or read its memory (not dumpable), no exec it does
+// gains privileges, and every capability it does not need leaves the
+// bounding set of every thread. Landlock and seccomp are not applied to
+// the init: Landlock forbids the mounts Attach needs, and each command is
+// confined by both anyway.
+func lockDownInit() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("osconfine: init: not dumpable: %w", err)
+	}
+	if _, _, errno := psx.Syscall3(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); errno != 0 {
+		return fmt.Errorf("osconfine: init: no_new_privs: %w", errno)
+	}
+	for c := 0; c <= host.capLast; c++ {
+		if initKeeps[uintptr(c)] {
+			continue
+		}
+		if _, _, errno := psx.Syscall3(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); errno != 0 {
+			return fmt.Errorf("osconfine: init: dropping capability %d: %w", c, errno)
+		}
+	}
+	return nil
+}
+
+// serve answers the host's requests until the host goes away.
+func (in *viewInit) serve() {
+	for {
+		m, files, err := in.conn.recv()
+		if err != nil {
+			return // the host is gone; exiting ends the namespace
+		}
+		switch m.Op {
+		case "prepare":
+			in.reply(m.ID, in.prepare(m))
+		case "release":
+			if p := in.policies[m.PolicyID]; p != nil {
+				delete(in.policies, m.PolicyID)
+				p.Close()
+			}
+			in.reply(m.ID, nil)
+		case "start":
+			p := in.policies[m.PolicyID]
+			go in.start(m, p, files)
+			continue
+		case "kill":
+			in.kill(m.Exec)
+			in.reply(m.ID, nil)
+		case "attach":
+			var err error
+			if m.Mount == nil {
+				err = errors.New("attach: no mount")
+			} else {
+				err = in.root.attach(*m.Mount)
+			}
+			in.reply(m.ID, err)
+		case "listen":
+			in.listen(m.ID)
+		default:
+			in.reply(m.ID, fmt.Errorf("osconfine: unknown request %q", m.Op))
+		}
+		closeFiles(files)
+	}
+}
+
+// reply answers request id with success or err.
+func (in *viewInit) reply(id uint64, err error) {
+	if err != nil {
+		in.conn.send(errorMsg(id, err))
+		return
+	}
+	in.conn.send(&viewMsg{Op: "ok", ID: id})
+}
+
+// prepare prepares a policy of guest paths; the reply names it.
+func (in *viewInit) prepare(m *viewMsg) error {
+	if m.Policy == nil {
+		return errors.New("prepare: no policy")
+	}
+	p := m.Policy.policy()
+	if p.Network == NetworkAllowList {
+		if err := in.ensureAllowNS(); err != nil {
+			return err
+		}
+		p.Namespace = in.allowNS
+	}
+	prep, err := Prepare(p)
+	if err != nil {
+		return err
+	}
+	in.nextID++
+	in.policies[in.nextID] = prep
+	return in.conn.send(&viewMsg{Op: "prepared", ID: m.ID, PolicyID: in.nextID})
+}
+
+func (in *viewInit) ensureAllowNS() error {
+	if in.allowNS != nil {
+		return nil
+	}
+	ns, err := NewNetworkNamespace()
+	if err != nil {
+		return err
+	}
+	in.allowNS = ns
+	return nil
+}
+
+// listen sends the host a listener in the allow-list's namespace.
+func (in *viewInit) listen(id uint64) {
+	if err := in.ensureAllowNS(); err != nil {
+		in.reply(id, err)
+		return
+	}
+	ln, err := in.allowNS.Listen()
+	if err != nil {
+		in.reply(id, err)
+		return
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		in.reply(id, err)
+		return
+	}
+	defer f.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	in.conn.send(&viewMsg{Op: "listening", ID: id, Port: port}, int(f.Fd()))
+}
+
+// start starts one command in a PID namespace of its own, answers with
+// its pidfd, and reports its end once nothing of it is left.
+func (in *viewInit) start(m *viewMsg, p *Prepared, files []*os.File) {
+	st := m.Start
+	fail := func(err error) {
+		closeFiles(files)
+		in.conn.send(errorMsg(m.ID, err))
+	}
+	switch {
+	case p == nil:
+		fail(errors.New("osconfine: start under a policy the init does not know"))
+		return
+	case st == nil || len(files) != 3+st.Cgroups:
+		fail(errors.New("osconfine: malformed start request"))
+		return
+	}
+	bin, err := lookPath(st.Path, envValue(st.Env, "PATH"), st.Dir)
+	if err != nil {
+		fail(err)
+		return
+	}
+	cmd := &exec.Cmd{Path: bin, Args: st.Args, Env: st.Env, Dir: st.Dir, Stdin: files[0], Stdout: files[1], Stderr: files[2]}
+	var cg *execCgroup
+	if st.Cgroups > 0 {
+		cg = &execCgroup{procs: files[3:], boundsMemory: st.BoundsMemory, boundsPids: st.BoundsPids}
+	}
+	h, err := in.holders.get()
+	if err != nil {
+		fail(err)
+		return
+	}
+	child, err := p.spawn(cmd, cg, h)
+	closeFiles(files[:3]) // the child has its own copies; spawn closed the cgroup files
+	if err != nil {
+		in.holders.put(h)
+		in.conn.send(errorMsg(m.ID, err))
+		return
+	}
+	in.mu.Lock()
+	in.execs[m.Exec] = &initExec{child: child, holder: h}
+	in.mu.Unlock()
+	pidfd, err := unix.PidfdOpen(child.Pid(), 0)
+	if err == nil {
+		in.conn.send(&viewMsg{Op: "started", ID: m.ID}, pidfd)
+		unix.Close(pidfd)
+	} else {
+		in.conn.send(&viewMsg{Op: "started", ID: m.ID})
+	}
+	<-child.Done()
+	in.holders.put(h) // returns once nothing of the command is left
+	exit := child.Exit()
+	in.mu.Lock()
+	delete(in.execs, m.Exec)
+	in.mu.Unlock()
+	in.conn.send(&viewMsg{Op: "exit", Exec: m.Exec, Exit: &exit})
+}
+
+// kill ends the command's PID namespace, and with it the command.
+func (in *viewInit) kill(id uint64) {
+	in.mu.Lock()
+	e := in.execs[id]
+	in.mu.Unlock()
+	if e != nil {
+		e.holder.signalKill()
+	}
+}
+
+// envValue returns the value of key in env ("KEY=value" entries).
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

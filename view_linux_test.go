@@ -109,17 +109,33 @@ func TestViewProcShowsOnlyTheCommand(t *testing.T) {
 	requireView(t, l)
 	sess := provision(t, l, Spec{})
 	host := strconv.Itoa(os.Getpid())
-	res := run(t, l, sess.ID, sh(`ls /proc | grep -E '^[0-9]+$' | tr '\n' ' '; echo
+	res := run(t, l, sess.ID, sh(`for p in /proc/[0-9]*; do printf '%s:%s ' "${p#/proc/}" "$(cat $p/comm)"; done; echo
 cat /proc/$1/cmdline 2>/dev/null && echo "host cmdline readable"
 cat /proc/$$/comm; echo $$`, host))
 	lines := strings.Split(string(res.Stdout), "\n")
 	require.GreaterOrEqual(t, len(lines), 3, "stdout %q stderr %q", res.Stdout, res.Stderr)
-	pids := strings.Fields(lines[0])
-	assert.LessOrEqual(t, len(pids), 4, "/proc lists %v: more than the command's own processes", pids)
-	assert.NotContains(t, pids, host, "the host's pid is visible")
+	names := map[string]bool{}
+	for _, f := range strings.Fields(lines[0]) {
+		pid, name, _ := strings.Cut(f, ":")
+		assert.NotEqual(t, host, pid, "the host's pid is visible")
+		names[name] = true
+	}
+	// The namespace's first process (this executable, "exe"), the shell
+	// and the cat it runs: nothing of the host, nor of other commands.
+	assert.True(t, names["sh"], "/proc lists %q: not the shell itself", lines[0])
+	for name := range names {
+		assert.Contains(t, []string{"exe", "sh", "cat"}, name, "/proc lists a process that is not the command's: %q", lines[0])
+	}
 	assert.NotContains(t, string(res.Stdout), "host cmdline readable")
 	assert.Equal(t, "sh", lines[1], "/proc/$$ is the shell itself")
 	assert.NotEqual(t, "1", lines[2], "the command is not PID 1 of its namespace")
+
+	// A command running at the same time is not visible either.
+	p, err := l.Start(context.Background(), sess.ID, ExecRequest{Command: "sleep", Args: []string{"30"}})
+	require.NoError(t, err)
+	defer p.Signal(os.Kill)
+	res = run(t, l, sess.ID, sh(`cat /proc/[0-9]*/comm`))
+	assert.NotContains(t, string(res.Stdout), "sleep", "another command of the session is visible")
 }
 
 func TestViewSignalsAndLimitsBehave(t *testing.T) {

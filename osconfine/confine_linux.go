@@ -143,9 +143,18 @@ func (p *Prepared) spawn(cmd *exec.Cmd, cg *execCgroup, h *holder) (*Child, erro
 // host can) as init of its own PID namespace, so that every process it
 // starts dies with it.
 func (p *Prepared) sysProcAttr() *syscall.SysProcAttr {
+	pdeathsig := syscall.SIGKILL
+	if inViewInit {
+		// The holder's namespace ends the command with the init. And Go's
+		// child checks for a dead parent by comparing getppid with the
+		// parent's pid, which differ across PID namespaces: the child
+		// would kill itself (as init of its namespace it used to be
+		// immune to that).
+		pdeathsig = 0
+	}
 	return &syscall.SysProcAttr{
 		Setsid:     true,
-		Pdeathsig:  syscall.SIGKILL,
+		Pdeathsig:  pdeathsig,
 		Cloneflags: p.cloneflags,
 		Ptrace:     p.needsExecStop(),
 		Credential: credential(p.policy),

@@ -196,7 +196,13 @@ func (p *Prepared) applyRlimits(pid int, cg *execCgroup) error {
 			return fmt.Errorf("osconfine: reading %s: %w", name, err)
 		}
 		v = min(v, cur.Max)
-		if err := unix.Prlimit(pid, resource, &unix.Rlimit{Cur: v, Max: v}, nil); err != nil {
+		hard := v
+		if resource == unix.RLIMIT_CPU && inViewInit {
+			// Not init of its namespace: SIGXCPU at the soft limit reaches
+			// the command (which may handle it), SIGKILL a second later.
+			hard = min(v+1, cur.Max)
+		}
+		if err := unix.Prlimit(pid, resource, &unix.Rlimit{Cur: v, Max: hard}, nil); err != nil {
 			return fmt.Errorf("osconfine: setting %s: %w", name, err)
 		}
 		return nil
@@ -205,9 +211,10 @@ func (p *Prepared) applyRlimits(pid int, cg *execCgroup) error {
 	if err := set(unix.RLIMIT_AS, "RLIMIT_AS", l.MemoryBytes); err != nil {
 		return err
 	}
-	// Soft and hard alike: the command is init of its PID namespace,
-	// and init ignores SIGXCPU (the soft limit's signal) unless it
-	// handles it, so only the hard limit's SIGKILL would end it.
+	// Soft and hard alike outside a session init: the command is init of
+	// its PID namespace, and init ignores SIGXCPU (the soft limit's
+	// signal) unless it handles it, so only the hard limit's SIGKILL
+	// would end it.
 	if err := set(unix.RLIMIT_CPU, "RLIMIT_CPU", cpuSeconds); err != nil {
 		return err
 	}

@@ -77,7 +77,11 @@ func (p *Prepared) spawnerLoop(first *spawnJob, jobs chan *spawnJob) {
 		// Before confinement, which refuses setns: the thread serves
 		// this holder only, and stops taking work when it ends.
 		gone = h.gone
-		if err := h.join(); err != nil {
+		err := h.join()
+		if err == nil {
+			err = p.grantHolderProc()
+		}
+		if err != nil {
 			first.cleanup()
 			first.started <- err
 			return

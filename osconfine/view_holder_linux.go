@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,6 +176,26 @@ func (h *holder) join() error {
 	}
 	if err := unix.Setns(h.pidns, unix.CLONE_NEWPID); err != nil {
 		return fmt.Errorf("osconfine: joining a holder's PID namespace: %w", err)
+	}
+	return nil
+}
+
+// grantHolderProc adds the /proc of the holder the calling thread has
+// joined to p's Landlock ruleset, with the rights the baseline gives /proc:
+// Landlock rules follow inodes, and each holder's /proc is a procfs of its
+// own, which the rule Prepare made for the init's /proc does not cover.
+// Adding a rule changes only domains enforced from now on, so threads
+// joined to other holders keep what they had.
+func (p *Prepared) grantHolderProc() error {
+	fd, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("osconfine: opening a holder's /proc: %w", err)
+	}
+	defer unix.Close(fd)
+	handled := landlockConfig(p.policy, p.support.LandlockABI).HandledAccessFS
+	attr := ll.PathBeneathAttr{AllowedAccess: uint64(landlockRights(Read, true, handled)), ParentFd: fd}
+	if err := ll.LandlockAddPathBeneathRule(p.rulesetFD, &attr, 0); err != nil {
+		return fmt.Errorf("osconfine: Landlock rule for a holder's /proc: %w", err)
 	}
 	return nil
 }

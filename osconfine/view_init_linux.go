@@ -111,6 +111,13 @@ func runViewInit(conn *viewConn, hello *viewMsg) {
 	setInitFacts(hello.Facts)
 	root, err := buildRoot(hello.Spec.Stage, hello.Spec.Mounts)
 	if err == nil {
+		// Shared, so that the mount namespaces of holders (copies of this
+		// one) are its peers and see what Attach mounts later.
+		if err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+			err = fmt.Errorf("osconfine: init: sharing the root's mounts: %w", err)
+		}
+	}
+	if err == nil {
 		err = lockDownInit()
 	}
 	if err != nil {
@@ -156,14 +163,14 @@ func lockDownInit() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("osconfine: init: not dumpable: %w", err)
 	}
-	if _, _, errno := psx.Syscall3(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); errno != 0 {
+	if _, _, errno := psx.Syscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); errno != 0 {
 		return fmt.Errorf("osconfine: init: no_new_privs: %w", errno)
 	}
 	for c := 0; c <= host.capLast; c++ {
 		if initKeeps[uintptr(c)] {
 			continue
 		}
-		if _, _, errno := psx.Syscall3(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); errno != 0 {
+		if _, _, errno := psx.Syscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); errno != 0 {
 			return fmt.Errorf("osconfine: init: dropping capability %d: %w", c, errno)
 		}
 	}

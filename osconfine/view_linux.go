@@ -91,8 +91,12 @@ func startView(spec ViewSpec) (*View, error) {
 			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(spec.Owner.UID), Size: 1}},
 			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(spec.Owner.GID), Size: 1}},
 			GidMappingsEnableSetgroups: false,
-			Setsid:                     true,
-			Pdeathsig:                  syscall.SIGKILL,
+			// uid 0 of the namespace: where the owner is not the host's
+			// own uid, the child would otherwise keep an unmapped uid and
+			// exec without any capability.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+			Setsid:     true,
+			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
 	if err := v.spawnInit(); err != nil {

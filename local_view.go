@@ -218,3 +218,39 @@ func (s *Session) HostPath(guest string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: %s is outside every directory and mount of the session", ErrInvalidRequest, guest)
 }
+
+// GuestPath maps a host path inside the session's directories or mounts to
+// the path its commands see it at (the inverse of HostPath), for callers
+// that place a file for a command: the deepest source first. In the host's
+// view (no Dirs) commands see host paths, and a path inside the session
+// root or a mount source is returned as it is.
+func (s *Session) GuestPath(host string) (string, error) {
+	if !filepath.IsAbs(host) {
+		return "", fmt.Errorf("%w: %q is not an absolute path", ErrInvalidRequest, host)
+	}
+	host = filepath.Clean(host)
+	if s.Root == "" {
+		return "", fmt.Errorf("%w: the %s backend's commands do not run on this host", ErrUnsupported, s.Backend)
+	}
+	if len(s.Dirs) == 0 {
+		if within(s.Root, host) {
+			return host, nil
+		}
+		for _, m := range s.Mounts {
+			if within(m.Source, host) {
+				return host, nil
+			}
+		}
+	}
+	best := -1
+	ms := slices.Concat(s.Mounts, s.Dirs)
+	for i, m := range ms {
+		if within(m.Source, host) && (best < 0 || len(m.Source) > len(ms[best].Source)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return "", fmt.Errorf("%w: %s is outside every directory and mount of the session", ErrInvalidRequest, host)
+	}
+	return filepath.Join(ms[best].Target, strings.TrimPrefix(host, ms[best].Source)), nil
+}

@@ -213,8 +213,16 @@ func (s *Session) HostPath(guest string) (string, error) {
 	if p, ok := hostPathIn(slices.Concat(s.Mounts, s.Dirs), guest); ok {
 		return p, nil
 	}
-	if len(s.Dirs) == 0 && within(s.Root, guest) {
-		return guest, nil
+	if len(s.Dirs) == 0 {
+		// Commands see host paths: the session's own and the mounts'.
+		if within(s.Root, guest) {
+			return guest, nil
+		}
+		for _, m := range s.Mounts {
+			if within(m.Source, guest) {
+				return guest, nil
+			}
+		}
 	}
 	return "", fmt.Errorf("%w: %s is outside every directory and mount of the session", ErrInvalidRequest, guest)
 }

@@ -45,6 +45,8 @@ func init() {
 		runViewInit(conn, hello)
 	case "holder":
 		runHolder(conn)
+	case "probe":
+		conn.send(replyTo(hello.ID, probeViewMounts()))
 	}
 	os.Exit(0)
 }
@@ -215,6 +217,35 @@ func (in *viewInit) serve() {
 		}
 		closeFiles(files)
 	}
+}
+
+// replyTo is the answer to request id: success, or err.
+func replyTo(id uint64, err error) *viewMsg {
+	if err != nil {
+		return errorMsg(id, err)
+	}
+	return &viewMsg{Op: "ok", ID: id}
+}
+
+// probeViewMounts makes, and drops, the filesystems a view needs.
+func probeViewMounts() error {
+	for _, fstype := range []string{"tmpfs", "proc"} {
+		fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("creating a %s: %w", fstype, err)
+		}
+		err = unix.FsconfigCreate(fsfd)
+		var mfd int
+		if err == nil {
+			mfd, err = unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+		}
+		unix.Close(fsfd)
+		if err != nil {
+			return fmt.Errorf("mounting a %s: %w", fstype, err)
+		}
+		unix.Close(mfd)
+	}
+	return nil
 }
 
 // reply answers request id with success or err.

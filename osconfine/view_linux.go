@@ -49,6 +49,9 @@ type reply struct {
 }
 
 func viewSupport() Mechanism {
+	if inViewInit {
+		return enforcedBy(viewBy) // this process is one
+	}
 	h := probeHost()
 	switch {
 	case landlockABI() < 1:
@@ -56,13 +59,38 @@ func viewSupport() Mechanism {
 	case !h.root && !h.userNS:
 		return notEnforced("user namespaces are not available to this user (disabled by sysctl, or restricted as on recent Ubuntu)")
 	}
-	return enforcedBy("a session init (this executable, re-executed) owning user, mount, PID, IPC and UTS namespaces: its own root filesystem with the session's mounts at their guest paths, /etc filtered, a minimal /dev, a /proc of its own; each command in a PID namespace of its own below the init")
+	if err := tryView(); err != nil {
+		return notEnforced("a trial session init failed: " + err.Error())
+	}
+	return enforcedBy(viewBy)
+}
+
+const viewBy = "a session init (this executable, re-executed) owning user, mount, PID, IPC and UTS namespaces: its own root filesystem with the session's mounts at their guest paths, /etc filtered, a minimal /dev, a /proc of its own; each command in a PID namespace of its own below the init"
+
+// tryView starts an init in its namespaces that only checks it can make
+// the filesystems a view needs (a tmpfs, a procfs) and exits. A user
+// namespace can exist without the right to mount in it (AppArmor's
+// restriction on recent Ubuntu gives it no capability; a /proc with
+// covered parts refuses a new procfs), which no cheaper probe tells.
+func tryView() error {
+	v, err := startViewProcess("probe", nil, Identity{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())})
+	if err != nil {
+		return err
+	}
+	return v.Close()
 }
 
 func startView(spec ViewSpec) (*View, error) {
-	if m := viewSupport(); !m.Enforced {
+	if m := Probe().View; !m.Enforced {
 		return nil, fmt.Errorf("%w: session view: %s", ErrUnsupported, m.Reason)
 	}
+	return startViewProcess("init", &spec, spec.Owner)
+}
+
+// startViewProcess starts this executable as a view process in mode,
+// with uid 0 of its namespace mapped to owner, and waits for its answer
+// to the hello.
+func startViewProcess(mode string, spec *ViewSpec, owner Identity) (*View, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("osconfine: view socket: %w", err)
@@ -88,8 +116,8 @@ func startView(spec ViewSpec) (*View, error) {
 		ExtraFiles: []*os.File{childEnd},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:                 viewNamespaces,
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(spec.Owner.UID), Size: 1}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(spec.Owner.GID), Size: 1}},
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(owner.UID), Size: 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(owner.GID), Size: 1}},
 			GidMappingsEnableSetgroups: false,
 			// uid 0 of the namespace: where the owner is not the host's
 			// own uid, the child would otherwise keep an unmapped uid and
@@ -107,7 +135,7 @@ func startView(spec ViewSpec) (*View, error) {
 	childEnd.Close()
 	go v.readLoop()
 	h := probeHost()
-	hello := &viewMsg{Op: "hello", Token: token, Mode: "init", Spec: &spec,
+	hello := &viewMsg{Op: "hello", Token: token, Mode: mode, Spec: spec,
 		Facts: &viewFacts{PtraceStop: h.ptraceStop, Yama: h.yama}}
 	if _, err := v.call(hello); err != nil {
 		v.Close()

@@ -70,14 +70,17 @@ func run() error {
 		return err
 	}
 
-	backend, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: filepath.Join(work, "sessions")})
+	// ViewRequired: the session gets a view of its own (its mounts at
+	// their guest paths, its own /proc, no host file outside it), or
+	// Provision says why this host cannot give it one.
+	backend, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: filepath.Join(work, "sessions"), View: sandbox.ViewRequired})
 	if err != nil {
 		return err
 	}
 	caps := backend.Capabilities()
 	fmt.Printf("host: %s, Landlock ABI %d\n", caps.Enforcement.OS, caps.Enforcement.LandlockABI)
-	fmt.Printf("  filesystem:  %s\n  network:     %s\n  process tree: %s\n\n",
-		caps.Enforcement.Filesystem, caps.Enforcement.NetworkDenyAll, caps.Enforcement.ProcessTree)
+	fmt.Printf("  view:         %s\n  filesystem:   %s\n  network:      %s\n  process tree: %s\n\n",
+		caps.Enforcement.View, caps.Enforcement.Filesystem, caps.Enforcement.NetworkDenyAll, caps.Enforcement.ProcessTree)
 
 	sess, err := backend.Provision(ctx, sandbox.Spec{
 		NetworkPolicy: sandbox.DenyAll(),
@@ -85,7 +88,7 @@ func run() error {
 		Limits:        sandbox.Limits{WallTime: 10 * time.Second},
 	})
 	if errors.Is(err, sandbox.ErrUnsupported) {
-		return fmt.Errorf("this host cannot confine commands as asked: %w", err)
+		return fmt.Errorf("this host cannot confine commands as asked (LocalConfig.View = sandbox.ViewHost runs them in the host's view instead): %w", err)
 	}
 	if err != nil {
 		return err
@@ -93,7 +96,13 @@ func run() error {
 	defer backend.Terminate(ctx, sess.ID)
 	fmt.Printf("session %s at %s\n\n", sess.ID, sess.Root)
 
-	outputs := sessMount(sess, sandbox.OutputsTarget)
+	// Commands see guest paths; the host reads what they wrote through
+	// HostPath.
+	report, err := sess.HostPath("/mnt/session/outputs/report.txt")
+	if err != nil {
+		return err
+	}
+	self, _ := os.ReadFile("/proc/self/comm")
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -103,17 +112,23 @@ func run() error {
 
 	steps := []step{
 		{title: "write to the outputs mount",
-			req:   sh(`echo report > "$SANDBOX_OUTPUTS_DIR/report.txt"`),
-			check: func(*sandbox.ExecResult) bool { return fileHas(filepath.Join(outputs, "report.txt"), "report") }},
+			req:   sh(`echo report > /mnt/session/outputs/report.txt`),
+			check: func(*sandbox.ExecResult) bool { return fileHas(report, "report") }},
 		{title: "read a host file outside the session", refused: true,
 			req:   sh("cat " + secret),
 			check: func(r *sandbox.ExecResult) bool { return !strings.Contains(string(r.Stdout), "host secret") }},
-		{title: "read the read-only mount",
-			req:   sh("cat " + filepath.Join(docs, "README")),
+		{title: "read the read-only mount at /mnt/docs",
+			req:   sh("cat /mnt/docs/README"),
 			check: func(r *sandbox.ExecResult) bool { return strings.Contains(string(r.Stdout), "read-only docs") }},
 		{title: "write to the read-only mount", refused: true,
-			req:   sh("echo changed > " + filepath.Join(docs, "README")),
-			check: func(*sandbox.ExecResult) bool { return fileHas(filepath.Join(docs, "README"), "read-only docs") }},
+			req:   sh("echo changed > /mnt/docs/README"),
+			check: func(*sandbox.ExecResult) bool { return fileHas(readme, "read-only docs") }},
+		{title: "list processes: only the command's own",
+			req: sh(`cat /proc/[0-9]*/comm | sort | tr '\n' ' '`),
+			check: func(r *sandbox.ExecResult) bool {
+				return r.ExitCode == 0 && strings.Contains(string(r.Stdout), "sh") &&
+					!strings.Contains(string(r.Stdout), strings.TrimSpace(string(self))+" ")
+			}},
 		{title: "a command that sleeps past its 200 ms timeout", refused: true,
 			req:   sandbox.ExecRequest{Command: "sleep", Args: []string{"100"}, Timeout: 200 * time.Millisecond},
 			check: func(r *sandbox.ExecResult) bool { return r.TimedOut && r.Duration < 5*time.Second }},
@@ -159,15 +174,6 @@ func run() error {
 
 func sh(script string) sandbox.ExecRequest {
 	return sandbox.ExecRequest{Command: "sh", Args: []string{"-c", script}}
-}
-
-func sessMount(s *sandbox.Session, target string) string {
-	for _, m := range s.Mounts {
-		if m.Target == target {
-			return m.Source
-		}
-	}
-	return ""
 }
 
 func fileHas(path, want string) bool {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -41,6 +42,14 @@ func (p *Prepared) prepareProcess() error {
 		// unprivileged host can only make it together with the child's
 		// user namespace, so per command.
 		switch {
+		case inViewInit:
+			// One per session, made once: every deny-all policy of the
+			// session (they change with attaches) joins the same.
+			fd, err := sessionEmptyNetns()
+			if err != nil {
+				return fmt.Errorf("osconfine: creating an empty network namespace: %w", err)
+			}
+			p.netnsFD = fd
 		case h.root:
 			fd, err := newEmptyNetns()
 			if err != nil {
@@ -272,4 +281,20 @@ func newEmptyNetns() (int, error) {
 	})
 	r := <-done
 	return r.fd, r.err
+}
+
+var (
+	emptyNetnsOnce sync.Once
+	emptyNetnsFD   int
+	emptyNetnsErr  error
+)
+
+// sessionEmptyNetns returns a new descriptor of the session init's empty
+// network namespace, made on first use.
+func sessionEmptyNetns() (int, error) {
+	emptyNetnsOnce.Do(func() { emptyNetnsFD, emptyNetnsErr = newEmptyNetns() })
+	if emptyNetnsErr != nil {
+		return -1, emptyNetnsErr
+	}
+	return unix.FcntlInt(uintptr(emptyNetnsFD), unix.F_DUPFD_CLOEXEC, 0)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -48,7 +49,9 @@ type holder struct {
 	queues map[*Prepared]chan *spawnJob // idle spawner threads joined to it, per policy
 }
 
-// spawnHolder starts a holder and waits until its /proc is mounted.
+// spawnHolder starts a holder in a new PID namespace. It shares the init's
+// mount namespace until mountProc; a holder started before the init has
+// built the root moves with the init's pivot_root into the new root.
 func spawnHolder() (_ *holder, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -69,7 +72,7 @@ func spawnHolder() (_ *holder, err error) {
 	h.cmd = &exec.Cmd{
 		Path: "/proc/self/exe", Args: []string{"go-sandbox-holder"},
 		Env: []string{viewInitEnv + "=" + token}, ExtraFiles: []*os.File{childEnd},
-		SysProcAttr: &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Setsid: true},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true},
 	}
 	if err := h.cmd.Start(); err != nil {
 		conn.close()
@@ -88,25 +91,47 @@ func spawnHolder() (_ *holder, err error) {
 			<-h.gone
 		}
 	}()
-	dir := "/proc/" + strconv.Itoa(h.pid) + "/ns/"
-	if h.pidns, err = unix.Open(dir+"pid", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("osconfine: a holder's PID namespace: %w", err)
-	}
-	if h.mntns, err = unix.Open(dir+"mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("osconfine: a holder's mount namespace: %w", err)
-	}
 	if err := conn.send(&viewMsg{Op: "hello", Token: token, Mode: "holder"}); err != nil {
 		return nil, err
 	}
-	m, files, err := conn.recv()
-	closeFiles(files)
+	return h, nil
+}
+
+// mountProc asks the holder for a mount namespace of its own with a /proc
+// of its PID namespace (once the init's root is built), and takes the
+// descriptors of both namespaces it sends back.
+func (h *holder) mountProc() (err error) {
+	defer func() {
+		if err != nil {
+			h.signalKill()
+			<-h.gone
+		}
+	}()
+	if err := h.conn.send(&viewMsg{Op: "mount"}); err != nil {
+		return err
+	}
+	m, files, err := h.conn.recv()
 	if err != nil {
-		return nil, fmt.Errorf("osconfine: a holder did not start: %w", err)
+		return fmt.Errorf("osconfine: a holder did not start: %w", err)
 	}
 	if err := m.asError(); err != nil {
-		return nil, err
+		closeFiles(files)
+		return err
 	}
-	return h, nil
+	if len(files) != 2 {
+		closeFiles(files)
+		return errors.New("osconfine: a holder sent no namespaces")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, fd := range []*int{&h.mntns, &h.pidns} {
+		if *fd, err = unix.FcntlInt(files[i].Fd(), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			closeFiles(files)
+			return err
+		}
+	}
+	closeFiles(files)
+	return nil
 }
 
 func (h *holder) closeNamespaces() {
@@ -203,7 +228,9 @@ func (p *Prepared) grantHolderProc() error {
 // holderPool keeps spare holders, so that a command rarely waits for one.
 type holderPool struct {
 	mu      sync.Mutex
-	idle    []*holder
+	idle    []*holder // holders with their /proc, nothing in their namespace
+	waiting []*holder // started before the root was built
+	rootOK  bool
 	filling bool
 }
 
@@ -213,7 +240,7 @@ const maxIdleHolders = 2
 func newHolderPool() *holderPool { return &holderPool{} }
 
 // get returns a holder with nothing in its namespace, and starts making
-// the next spare one.
+// the next spare one. The init calls it once the root is built.
 func (hp *holderPool) get() (*holder, error) {
 	defer hp.refill()
 	hp.mu.Lock()
@@ -226,7 +253,14 @@ func (hp *holderPool) get() (*holder, error) {
 		}
 	}
 	hp.mu.Unlock()
-	return spawnHolder()
+	h, err := spawnHolder()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.mountProc(); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // put takes a holder back once its command has ended. It keeps it when
@@ -257,25 +291,71 @@ func (hp *holderPool) refill() {
 	hp.mu.Unlock()
 	go func() {
 		h, err := spawnHolder()
-		hp.mu.Lock()
-		hp.filling = false
-		if err == nil {
-			hp.idle = append(hp.idle, h)
+		if err != nil {
+			hp.mu.Lock()
+			hp.filling = false
+			hp.mu.Unlock()
+			return
 		}
-		hp.mu.Unlock()
+		hp.ready(h)
 	}()
 }
 
-// runHolder is a holder's whole life: mount a /proc of its own PID
-// namespace, drop every capability, say it is ready, then reap orphans
-// until the init goes away (and the kernel ends it with the namespace).
+// ready finishes a spare: its /proc once the root is built, then idle.
+func (hp *holderPool) ready(h *holder) {
+	hp.mu.Lock()
+	if !hp.rootOK {
+		hp.waiting = append(hp.waiting, h)
+		hp.mu.Unlock()
+		return
+	}
+	hp.mu.Unlock()
+	err := h.mountProc()
+	hp.mu.Lock()
+	hp.filling = false
+	if err == nil {
+		hp.idle = append(hp.idle, h)
+	}
+	hp.mu.Unlock()
+}
+
+// rootReady tells the pool the root is built: holders started before can
+// mount their /proc now.
+func (hp *holderPool) rootReady() {
+	hp.mu.Lock()
+	hp.rootOK = true
+	waiting := hp.waiting
+	hp.waiting = nil
+	hp.mu.Unlock()
+	for _, h := range waiting {
+		go hp.ready(h)
+	}
+}
+
+// runHolder is a holder's whole life: when the init asks (its root is
+// built), make a mount namespace of its own on this thread with a /proc
+// of its PID namespace, send both namespaces, drop every capability, then
+// reap orphans until the init goes away (and the kernel ends it with the
+// session's PID namespace).
 func runHolder(conn *viewConn) {
-	err := holderSetup()
+	// Never unlocked: this thread alone is in the holder's mount
+	// namespace (the others stay in the init's), and the reaping below
+	// runs on it.
+	runtime.LockOSThread()
+	m, files, err := conn.recv()
+	closeFiles(files)
+	if err != nil || m.Op != "mount" {
+		return
+	}
+	mnt, pid, err := holderMount()
 	if err != nil {
 		conn.send(errorMsg(0, err))
 		return
 	}
-	if err := conn.send(&viewMsg{Op: "ready"}); err != nil {
+	err = conn.send(&viewMsg{Op: "ready"}, mnt, pid)
+	unix.Close(mnt)
+	unix.Close(pid)
+	if err != nil {
 		return
 	}
 	sigchld := make(chan os.Signal, 1)
@@ -305,19 +385,38 @@ func runHolder(conn *viewConn) {
 	}
 }
 
-// holderSetup mounts the holder's /proc (private, so that it does not
-// propagate to the init's mount namespace) and drops its capabilities.
-func holderSetup() error {
+// holderMount moves the calling thread to a mount namespace of its own,
+// mounts there a /proc of the holder's PID namespace (private, so that it
+// does not propagate to the init's), opens both namespaces for the init,
+// and drops the process's capabilities.
+func holderMount() (mnt, pid int, err error) {
+	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+		return -1, -1, fmt.Errorf("osconfine: holder: a mount namespace: %w", err)
+	}
 	if err := unix.Mount("", "/proc", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("osconfine: holder: making /proc private: %w", err)
+		return -1, -1, fmt.Errorf("osconfine: holder: making /proc private: %w", err)
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("osconfine: holder: mounting /proc: %w", err)
+		return -1, -1, fmt.Errorf("osconfine: holder: mounting /proc: %w", err)
+	}
+	if mnt, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return -1, -1, err
+	}
+	if pid, err = unix.Open("/proc/thread-self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		unix.Close(mnt)
+		return -1, -1, err
 	}
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return err
+		unix.Close(mnt)
+		unix.Close(pid)
+		return -1, -1, err
 	}
 	// Empty permitted, effective and inheritable sets on every thread:
 	// the holder runs no code that needs them and starts no program.
-	return dropAllCapabilities()
+	if err := dropAllCapabilities(); err != nil {
+		unix.Close(mnt)
+		unix.Close(pid)
+		return -1, -1, err
+	}
+	return mnt, pid, nil
 }

@@ -106,33 +106,52 @@ type initExec struct {
 }
 
 func runViewInit(conn *viewConn, hello *viewMsg) {
-	if hello.Spec == nil || hello.Facts == nil {
-		conn.send(errorMsg(hello.ID, errors.New("osconfine: the session init got no spec")))
+	if hello.Facts == nil {
+		conn.send(errorMsg(hello.ID, errors.New("osconfine: the session init got no facts")))
 		return
 	}
 	setInitFacts(hello.Facts)
-	root, err := buildRoot(hello.Spec.Stage, hello.Spec.Mounts)
-	if err == nil {
-		// Shared, so that the mount namespaces of holders (copies of this
-		// one) are its peers and see what Attach mounts later.
-		if err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
-			err = fmt.Errorf("osconfine: init: sharing the root's mounts: %w", err)
-		}
-	}
-	if err == nil {
-		err = lockDownInit()
-	}
-	if err != nil {
-		conn.send(errorMsg(hello.ID, err))
+	in := &viewInit{conn: conn, holders: newHolderPool(), policies: make(map[uint64]*Prepared),
+		execs: make(map[uint64]*initExec)}
+	// The first holder starts now, while the host sends the spec and the
+	// root is built: it only needs the root when it mounts its /proc.
+	in.holders.refill()
+	if err := conn.send(&viewMsg{Op: "ok", ID: hello.ID}); err != nil {
 		return
 	}
-	in := &viewInit{conn: conn, root: root, holders: newHolderPool(), policies: make(map[uint64]*Prepared),
-		execs: make(map[uint64]*initExec)}
-	in.holders.refill()
-	if err := conn.send(&viewMsg{Op: "ready", ID: hello.ID}); err != nil {
+	m, files, err := conn.recv()
+	closeFiles(files)
+	if err != nil {
+		return
+	}
+	if err := in.setup(m.Spec); err != nil {
+		conn.send(errorMsg(m.ID, err))
+		return
+	}
+	in.holders.rootReady()
+	if err := conn.send(&viewMsg{Op: "ok", ID: m.ID}); err != nil {
 		return
 	}
 	in.serve()
+}
+
+// setup builds the session's root, shares its mounts with the holders'
+// mount namespaces to come, and locks the init down.
+func (in *viewInit) setup(spec *ViewSpec) error {
+	if spec == nil {
+		return errors.New("osconfine: the session init got no spec")
+	}
+	root, err := buildRoot(spec.Stage, spec.Mounts)
+	if err != nil {
+		return err
+	}
+	in.root = root
+	// Shared, so that the mount namespaces of holders (copies of this
+	// one) are its peers and see what Attach mounts later.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		return fmt.Errorf("osconfine: init: sharing the root's mounts: %w", err)
+	}
+	return lockDownInit()
 }
 
 // setInitFacts fixes what probeHost reports inside the init: it is root of

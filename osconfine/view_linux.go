@@ -73,7 +73,7 @@ const viewBy = "a session init (this executable, re-executed) owning user, mount
 // restriction on recent Ubuntu gives it no capability; a /proc with
 // covered parts refuses a new procfs), which no cheaper probe tells.
 func tryView() error {
-	v, err := startViewProcess("probe", nil, Identity{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())})
+	v, err := startViewProcess("probe", Identity{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())})
 	if err != nil {
 		return err
 	}
@@ -84,13 +84,21 @@ func startView(spec ViewSpec) (*View, error) {
 	if m := Probe().View; !m.Enforced {
 		return nil, fmt.Errorf("%w: session view: %s", ErrUnsupported, m.Reason)
 	}
-	return startViewProcess("init", &spec, spec.Owner)
+	v, err := spareInits.take(spec.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := v.call(&viewMsg{Op: "setup", Spec: &spec}); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("osconfine: building the session's view: %w", err)
+	}
+	return v, nil
 }
 
 // startViewProcess starts this executable as a view process in mode,
 // with uid 0 of its namespace mapped to owner, and waits for its answer
 // to the hello.
-func startViewProcess(mode string, spec *ViewSpec, owner Identity) (*View, error) {
+func startViewProcess(mode string, owner Identity) (*View, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("osconfine: view socket: %w", err)
@@ -135,7 +143,7 @@ func startViewProcess(mode string, spec *ViewSpec, owner Identity) (*View, error
 	childEnd.Close()
 	go v.readLoop()
 	h := probeHost()
-	hello := &viewMsg{Op: "hello", Token: token, Mode: mode, Spec: spec,
+	hello := &viewMsg{Op: "hello", Token: token, Mode: mode,
 		Facts: &viewFacts{PtraceStop: h.ptraceStop, Yama: h.yama}}
 	if _, err := v.call(hello); err != nil {
 		v.Close()

@@ -26,6 +26,14 @@
 // bounds the tree's memory and processes where one is delegated. On a root
 // host children run as [ChildIdentity] with no capability.
 //
+// A [View] gives a session a view of its own: a session init (this
+// executable, re-executed; see View for how it is recognised) owns the
+// session's user, mount, PID, IPC and UTS namespaces, builds a root
+// filesystem for it and starts its commands, each from a spawner thread
+// confined as above (rules naming guest paths) and in a PID namespace of
+// its own below the init, whose first process (a holder) is killed when
+// the command leaves anything behind.
+//
 // # macOS
 //
 // The command runs through /usr/bin/sandbox-exec with a Seatbelt profile

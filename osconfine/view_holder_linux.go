@@ -239,10 +239,10 @@ const maxIdleHolders = 2
 
 func newHolderPool() *holderPool { return &holderPool{} }
 
-// get returns a holder with nothing in its namespace, and starts making
-// the next spare one. The init calls it once the root is built.
+// get returns a holder with nothing in its namespace, an idle one when
+// there is one (a session running one command at a time reuses a single
+// holder), else a new one. The init calls it once the root is built.
 func (hp *holderPool) get() (*holder, error) {
-	defer hp.refill()
 	hp.mu.Lock()
 	for len(hp.idle) > 0 {
 		h := hp.idle[len(hp.idle)-1]
@@ -278,6 +278,7 @@ func (hp *holderPool) put(h *holder) {
 	}
 	h.signalKill()
 	<-h.gone
+	hp.refill() // the next command need not wait for a replacement
 }
 
 // refill makes a spare holder in the background when none is idle.

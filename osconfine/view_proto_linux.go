@@ -106,6 +106,8 @@ const maxViewFDs = 8
 type viewConn struct {
 	c   *net.UnixConn
 	wmu sync.Mutex
+	// buf and oob are recv's, reused: each connection has one reader.
+	buf, oob []byte
 }
 
 // newViewConn wraps a SOCK_SEQPACKET socket descriptor; it takes fd over.
@@ -151,10 +153,12 @@ func (c *viewConn) send(m *viewMsg, fds ...int) error {
 }
 
 // recv reads one message and the descriptors that came with it (as
-// close-on-exec files the caller owns).
+// close-on-exec files the caller owns). Only one goroutine may call it.
 func (c *viewConn) recv() (*viewMsg, []*os.File, error) {
-	buf := make([]byte, maxViewMsg)
-	oob := make([]byte, unix.CmsgSpace(maxViewFDs*4))
+	if c.buf == nil {
+		c.buf, c.oob = make([]byte, maxViewMsg), make([]byte, unix.CmsgSpace(maxViewFDs*4))
+	}
+	buf, oob := c.buf, c.oob
 	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
 	if err != nil {
 		return nil, nil, err

@@ -114,8 +114,10 @@ func runViewInit(conn *viewConn, hello *viewMsg) {
 	in := &viewInit{conn: conn, holders: newHolderPool(), policies: make(map[uint64]*Prepared),
 		execs: make(map[uint64]*initExec)}
 	// The first holder starts now, while the host sends the spec and the
-	// root is built: it only needs the root when it mounts its /proc.
+	// root is built: it only needs the root when it mounts its /proc. So
+	// does the empty network namespace of deny-all policies.
 	in.holders.refill()
+	go sessionEmptyNetns()
 	if err := conn.send(&viewMsg{Op: "ok", ID: hello.ID}); err != nil {
 		return
 	}
@@ -167,33 +169,21 @@ func setInitFacts(f *viewFacts) {
 	})
 }
 
-// initKeeps are the capabilities the init needs once its root is built:
-// mounts for Attach and its holders' /proc, namespaces, dropping
-// capabilities on spawner threads, and loopback in its network namespace.
-var initKeeps = map[uintptr]bool{
-	unix.CAP_SYS_ADMIN: true, unix.CAP_SYS_CHROOT: true, unix.CAP_SETPCAP: true, unix.CAP_NET_ADMIN: true,
-}
-
 // lockDownInit confines the init itself once its root is built: no
-// process may ptrace it or read its memory (not dumpable), no exec it does
-// gains privileges, and every capability it does not need leaves the
-// bounding set of every thread. Landlock and seccomp are not applied to
-// the init: Landlock forbids the mounts Attach needs, and each command is
-// confined by both anyway.
+// process may ptrace it or read its memory (not dumpable), and no program
+// it starts gains privileges. Its capabilities stay: it mounts for Attach,
+// makes namespaces and drops capabilities on spawner threads; what it
+// starts drops its own (every command on its spawner thread, every holder
+// at once). Landlock and seccomp are not applied to the init: Landlock
+// forbids the mounts Attach needs, and each command is confined by both.
 func lockDownInit() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("osconfine: init: not dumpable: %w", err)
 	}
+	// Per thread, so on every thread (psx); one call, since each costs a
+	// round of signals to all of them.
 	if _, _, errno := psx.Syscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); errno != 0 {
 		return fmt.Errorf("osconfine: init: no_new_privs: %w", errno)
-	}
-	for c := 0; c <= host.capLast; c++ {
-		if initKeeps[uintptr(c)] {
-			continue
-		}
-		if _, _, errno := psx.Syscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); errno != 0 {
-			return fmt.Errorf("osconfine: init: dropping capability %d: %w", c, errno)
-		}
 	}
 	return nil
 }

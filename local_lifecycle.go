@@ -93,6 +93,12 @@ func (l *Local) Terminate(ctx context.Context, id SessionID) error {
 	for c := range s.running {
 		children = append(children, c)
 	}
+	if s.view != nil {
+		// Ending the init ends every process of the view at once; the
+		// children's results follow, and releasing the policy after it
+		// costs nothing.
+		s.view.Close()
+	}
 	s.invalidateLocked()
 	s.mu.Unlock()
 	for _, c := range children {
@@ -103,9 +109,6 @@ func (l *Local) Terminate(ctx context.Context, id SessionID) error {
 	}
 	if s.proxy != nil {
 		s.proxy.close()
-	}
-	if s.view != nil {
-		s.view.Close() // ends every process of the session's view
 	}
 	err := os.RemoveAll(s.root)
 	s.lock.Close()

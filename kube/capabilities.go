@@ -50,6 +50,7 @@ func (b *Backend) enforcement() enforcement {
 	e.UnrestrictedProcessTree = e.ProcessTree
 	e.Privileges = b.privileges()
 	e.HostFileMetadata = enforcedBy("node files are outside the pod's mount namespace")
+	e.View = enforcedBy("the pod's own mount and PID namespaces (" + runtime + "): volumes at their mount paths, the workdir at Config.Workdir, its own /proc, no node file outside them")
 	e.Limits = b.limitSupport()
 	return e
 }

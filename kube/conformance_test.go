@@ -60,7 +60,7 @@ func newNodeCluster(t *testing.T, enforceNetworkPolicies bool, mutate func(*Conf
 // network case as not measured, with that reason.
 func TestConformanceOnARealControlPlane(t *testing.T) {
 	nc := newNodeCluster(t, false, nil)
-	rep := sandboxtest.Run(t, nc.b, sandboxtest.Options{Remote: nc.node.Remote(DefaultWorkdir)})
+	rep := sandboxtest.Run(t, nc.b, sandboxtest.Options{Remote: nc.node.Remote()})
 	checkReport(t, rep, map[string]sandboxtest.Verdict{
 		"network_denyall_refused":       sandboxtest.NotMeasured,
 		"network_unrestricted_admitted": sandboxtest.Conforms,
@@ -69,6 +69,11 @@ func TestConformanceOnARealControlPlane(t *testing.T) {
 		"ro_mount_write_refused":        sandboxtest.Conforms,
 		"timeout_kills_and_reports":     sandboxtest.Conforms,
 		"terminate_leaves_nothing":      sandboxtest.Conforms,
+		// A pod is a view of its own: commands use its paths.
+		"view_mount_target_read_admitted":         sandboxtest.Conforms,
+		"view_mount_source_read_refused":          sandboxtest.Conforms,
+		"view_outputs_write_admitted":             sandboxtest.Conforms,
+		"view_other_session_outputs_read_refused": sandboxtest.Conforms,
 	})
 	if r, _ := rep.Result("network_denyall_refused"); !strings.Contains(r.Detail, "NetworkPolicyEnforced") {
 		t.Errorf("network_denyall_refused is not measured for another reason than the configuration: %s", r.Detail)
@@ -80,7 +85,7 @@ func TestConformanceOnARealControlPlane(t *testing.T) {
 // no connection, which checks the NetworkPolicy the backend wrote.
 func TestConformanceWithAnEnforcingNetwork(t *testing.T) {
 	nc := newNodeCluster(t, true, nil)
-	rep := sandboxtest.Run(t, nc.b, sandboxtest.Options{Remote: nc.node.Remote(DefaultWorkdir)})
+	rep := sandboxtest.Run(t, nc.b, sandboxtest.Options{Remote: nc.node.Remote()})
 	checkReport(t, rep, map[string]sandboxtest.Verdict{
 		"network_denyall_refused":       sandboxtest.Conforms,
 		"network_unrestricted_admitted": sandboxtest.Conforms,
@@ -107,5 +112,23 @@ func checkReport(t *testing.T, rep sandboxtest.Report, want map[string]sandboxte
 		if r, ok := rep.Result(name); !ok || r.Verdict != v {
 			t.Errorf("%s: %s (%s), want %s", name, r.Verdict, r.Detail, v)
 		}
+	}
+}
+
+// A command in a pod sees the pod's paths, as it would in a local session
+// with a view of its own: it starts in the workdir, and HOME, TMPDIR and
+// the canonical directories' variables name guest paths it can write.
+func TestPodPathsAreGuestPaths(t *testing.T) {
+	nc := newNodeCluster(t, false, nil)
+	s := provision(t, nc.b, sandbox.Spec{NetworkPolicy: sandbox.AllowAll()})
+	defer nc.b.Terminate(t.Context(), s.ID)
+	r, err := nc.b.Exec(t.Context(), s.ID, sandbox.ExecRequest{Command: "sh", Args: []string{"-c",
+		`echo "$(pwd) $HOME $TMPDIR $SANDBOX_OUTPUTS_DIR"; echo x > "$SANDBOX_OUTPUTS_DIR/f" && echo y > "$TMPDIR/f" && cat "$SANDBOX_OUTPUTS_DIR/f" "$TMPDIR/f"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultWorkdir + " " + DefaultWorkdir + " /tmp " + sandbox.OutputsTarget + "\nx\ny\n"
+	if string(r.Stdout) != want || r.ExitCode != 0 {
+		t.Errorf("stdout %q (stderr %q, exit %d), want %q", r.Stdout, r.Stderr, r.ExitCode, want)
 	}
 }

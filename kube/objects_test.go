@@ -208,7 +208,7 @@ func TestCallerMountsBecomeConfiguredVolumes(t *testing.T) {
 func TestConfigOverridesAreReportedInCapabilities(t *testing.T) {
 	c := newFakeCluster(t)
 	def := c.backend(t, Config{NetworkPolicyEnforced: true}).Capabilities().Enforcement
-	for what, m := range map[string]mechanism{"privileges": def.Privileges, "syscalls": def.Syscalls, "filesystem": def.Filesystem, "deny-all": def.NetworkDenyAll} {
+	for what, m := range map[string]mechanism{"privileges": def.Privileges, "syscalls": def.Syscalls, "filesystem": def.Filesystem, "deny-all": def.NetworkDenyAll, "view": def.View} {
 		if !m.Enforced {
 			t.Errorf("default %s not enforced: %s", what, m.Reason)
 		}

@@ -1,6 +1,8 @@
 package sandboxtest
 
 import (
+	"slices"
+
 	"github.com/go-sandbox/sandbox"
 )
 
@@ -16,7 +18,7 @@ func mechProcessTree(s sandbox.Enforcement) (string, sandbox.Mechanism) {
 
 // cases is the contract, in report order.
 func (k *kit) cases() []tcase {
-	return append(k.basicCases(), k.processCases()...)
+	return slices.Concat(k.basicCases(), k.processCases(), k.viewCases())
 }
 
 func (k *kit) basicCases() []tcase {

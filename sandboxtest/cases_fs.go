@@ -4,6 +4,7 @@ package sandboxtest
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/go-sandbox/sandbox"
@@ -20,15 +21,19 @@ func workspaceWrite(ctx context.Context, k *kit, c *tcase) Result {
 		return k.setupFailed(c, "provision", err)
 	}
 	defer done()
-	tok := token()
-	name := "sandboxtest-" + tok + ".txt"
-	r, err := k.sh(ctx, s.ID, `printf %s "$1" > "$2"`, tok, name)
-	file := joinPath(s.Workdir, name)
-	got, rerr := k.fs.ReadFile(file)
-	if rerr == nil && string(got) == tok {
-		return conforms("the command wrote %s", file)
+	// One file by a name relative to where the command starts, one by
+	// the workdir's path as the commands see it.
+	tok, tok2 := token(), token()
+	name, name2 := "sandboxtest-"+tok+".txt", "sandboxtest-"+tok2+".txt"
+	work := k.workdir(s)
+	r, err := k.sh(ctx, s.ID, `printf %s "$1" > "$2"; printf %s "$3" > "$4"`, tok, name, tok2, joinPath(work, name2))
+	for _, f := range []struct{ guest, tok string }{{joinPath(work, name), tok}, {joinPath(work, name2), tok2}} {
+		file := k.hostPath(s, f.guest)
+		if got, rerr := k.fs.ReadFile(file); rerr != nil || string(got) != f.tok {
+			return overRefused("%s (%s to the command) not written (%v); %s", file, f.guest, rerr, describe(r, err))
+		}
 	}
-	return overRefused("%s not written (%v); %s", file, rerr, describe(r, err))
+	return conforms("the command wrote in its workdir %s (%s), by a relative and an absolute path", work, s.Workdir)
 }
 
 func outsideWrite(ctx context.Context, k *kit, c *tcase) Result {
@@ -162,9 +167,12 @@ func roMountWrite(ctx context.Context, k *kit, c *tcase) Result {
 	}
 	defer done()
 	tok := token()
-	// Through the host path (the local backend has no mount namespace)
-	// and through the guest target (backends that have one).
-	r, err := k.sh(ctx, s.ID, `for d in "$1" "$2"; do printf %s "$3" > "$d/new-$3"; printf %s "$3" >> "$d/ro.txt"; mkdir "$d/dir-$3"; done`, m.Source, m.Target, tok)
+	// Through the path the commands see the mount at, and through its
+	// source and its target too, where they differ from it (a view
+	// that let a host path through, a backend that ignored the target).
+	guest := k.guestPath(s, dir)
+	r, err := k.sh(ctx, s.ID, `tok=$1; shift; for d in "$@"; do printf %s "$tok" > "$d/new-$tok"; printf %s "$tok" >> "$d/ro.txt"; mkdir "$d/dir-$tok"; done`,
+		append([]string{tok}, distinct(guest, m.Source, m.Target)...)...)
 	var leaks []string
 	if ok, _ := k.fs.Exists(joinPath(dir, "new-"+tok)); ok {
 		leaks = append(leaks, "created a file")
@@ -190,15 +198,16 @@ func roMountRead(ctx context.Context, k *kit, c *tcase) Result {
 		return *res
 	}
 	defer done()
-	r, err := k.sh(ctx, s.ID, `cat "$1/ro.txt" 2>/dev/null || cat "$2/ro.txt"`, m.Source, m.Target)
+	guest := k.guestPath(s, dir)
+	r, err := k.sh(ctx, s.ID, `cat "$1/ro.txt"`, guest)
 	if r != nil && strings.Contains(string(r.Stdout), content) {
-		return conforms("read the sentinel of ro.txt in the read-only mount %s (%s)", m.Target, dir)
+		return conforms("read the sentinel of ro.txt in the read-only mount %s at %s (%s)", m.Target, guest, dir)
 	}
-	return overRefused("ro.txt in the read-only mount %s (%s) not read; %s", m.Target, dir, describe(r, err))
+	return overRefused("ro.txt in the read-only mount %s not read at %s (%s); %s", m.Target, guest, dir, describe(r, err))
 }
 
 // writeTemp writes tok into $TMPDIR/sandboxtest-<name> in the session and
-// returns the TMPDIR the command saw.
+// returns the TMPDIR the command saw (a path the commands see).
 func (k *kit) writeTemp(ctx context.Context, id sandbox.SessionID, name, tok string) (string, *sandbox.ExecResult, error) {
 	r, err := k.sh(ctx, id, `[ -n "$TMPDIR" ] || exit 3; printf %s "$2" > "$TMPDIR/sandboxtest-$1" && printf %s "$TMPDIR"`, name, tok)
 	if r == nil {
@@ -221,11 +230,12 @@ func sessionTempWrite(ctx context.Context, k *kit, c *tcase) Result {
 	if tmp == "" {
 		return overRefused("no temp file written (TMPDIR unset or not writable); %s", describe(r, err))
 	}
-	file := joinPath(tmp, "sandboxtest-"+name)
+	guest := joinPath(tmp, "sandboxtest-"+name)
+	file := k.hostPath(s, guest)
 	if got, rerr := k.fs.ReadFile(file); rerr != nil || string(got) != tok {
-		return overRefused("%s not written (%v); %s", file, rerr, describe(r, err))
+		return overRefused("%s (%s to the command) not written (%v); %s", file, guest, rerr, describe(r, err))
 	}
-	return conforms("the command wrote %s in its TMPDIR", file)
+	return conforms("the command wrote %s in its TMPDIR (%s)", guest, file)
 }
 
 func otherSessionTempRead(ctx context.Context, k *kit, c *tcase) Result {
@@ -244,17 +254,28 @@ func otherSessionTempRead(ctx context.Context, k *kit, c *tcase) Result {
 	defer doneB()
 	name, tok := token(), token()
 	tmpA, r, err := k.writeTemp(ctx, a.ID, name, tok)
-	fileA := joinPath(tmpA, "sandboxtest-"+name)
+	guestA := joinPath(tmpA, "sandboxtest-"+name)
+	fileA := k.hostPath(a, guestA)
 	if got, rerr := k.fs.ReadFile(fileA); tmpA == "" || rerr != nil || string(got) != tok {
 		return overRefused("session A could not write its temp file, so the case cannot be set up; %s", describe(r, err))
 	}
-	r, err = k.sh(ctx, b.ID, `printf 'tmpdir=%s\n' "$TMPDIR"; cat "$1"`, fileA)
-	out := output(r)
-	if strings.Contains(out, "tmpdir="+tmpA+"\n") {
-		return escaped("sessions %s and %s share TMPDIR %s", a.ID, b.ID, tmpA)
+	// Session B looks for it by A's host path and in its own TMPDIR
+	// (sessions with a view of their own see the same TMPDIR path, which
+	// must not be the same directory).
+	r, err = k.sh(ctx, b.ID, `cat "$1"; cat "$TMPDIR/sandboxtest-$2"`, fileA, name)
+	if strings.Contains(output(r), tok) {
+		return escaped("session %s read the temp file of session %s (%s, %s to A); %s", b.ID, a.ID, fileA, guestA, describe(r, err))
 	}
-	if strings.Contains(out, tok) {
-		return escaped("session %s read %s of session %s; %s", b.ID, fileA, a.ID, describe(r, err))
+	return conforms("session B read the temp file of session A neither at %s nor in its own TMPDIR; %s", fileA, describe(r, err))
+}
+
+// distinct is paths without repeats, in order.
+func distinct(paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
-	return conforms("session B did not read %s of session A; %s", fileA, describe(r, err))
+	return out
 }

@@ -8,7 +8,10 @@ import (
 // Dir returns a fresh directory, removed when tb ends, for a test's input
 // or output files: mount it into a session (as a Mount's Source, or as the
 // source of sandbox.OutputsTarget) and the session's commands can read
-// and write it, while the test reads what they wrote. It behaves the same
+// and write it, while the test reads what they wrote. Commands see it at
+// the path Session.GuestPath gives (the mount's target where the session
+// has a view of its own, the directory itself in the host's view), and
+// the test uses its host path. It behaves the same
 // on a root host, where the local backend runs commands as an
 // unprivileged identity that cannot enter tb.TempDir's 0700 directories,
 // and as an unprivileged user.

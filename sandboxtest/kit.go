@@ -17,9 +17,27 @@
 // terminate_leaves_nothing, unknown_session_not_found and
 // exec_after_terminate_not_found, and, for a [sandbox.ProcessBackend],
 // background_process_answers_later_exec, background_terminate_leaves_nothing,
-// terminal_is_a_tty and terminal_resize_reaches_command. Every case is judged by its effect (a
-// sentinel value read or not, a file present or not, a connection accepted
-// or not, a process alive or not), never by an exit code alone.
+// terminal_is_a_tty and terminal_resize_reaches_command. For a backend
+// that reports a session view of its own (Enforcement.View), two more
+// pairs check that commands use guest paths:
+//
+//	view_mount_target_read_admitted   view_mount_source_read_refused
+//	view_outputs_write_admitted       view_other_session_outputs_read_refused
+//
+// Every case is judged by its effect (a sentinel value read or not, a file
+// present or not, a connection accepted or not, a process alive or not),
+// never by an exit code alone.
+//
+// # Host paths and guest paths
+//
+// The kit plants and inspects files by the paths of the machine where the
+// commands run, and names them to commands by the paths the commands see:
+// a mount at its target where the session has a view of its own, and the
+// session's directories as its commands see them, mapped with
+// [sandbox.Session.GuestPath] and [sandbox.Session.HostPath] (through the
+// session's mounts for a backend whose commands run elsewhere). A backend
+// whose commands see host paths (no view) gets the same cases with host
+// paths.
 //
 // A case the backend says it cannot enforce (an ErrUnsupported answer, or
 // its Capabilities().Enforcement marking the mechanism not enforced) is
@@ -173,7 +191,10 @@ type tcase struct {
 	// refusal cases that conform become NotMeasured when the backend
 	// reports the mechanism as not enforced.
 	refusal bool
-	fn      func(ctx context.Context, k *kit, c *tcase) Result
+	// view cases run only for a backend that reports a session view of
+	// its own (Enforcement.View); for the others they are NotMeasured.
+	view bool
+	fn   func(ctx context.Context, k *kit, c *tcase) Result
 }
 
 // run runs c with the case timeout, applying Skip and the Enforcement
@@ -181,6 +202,14 @@ type tcase struct {
 func (k *kit) run(ctx context.Context, c tcase) Result {
 	if slices.Contains(k.opts.Skip, c.name) {
 		return Result{Case: c.name, Verdict: NotApplicable, Detail: "skipped by Options.Skip"}
+	}
+	if c.view && !k.support.View.Enforced {
+		reason := k.support.View.Reason
+		if reason == "" {
+			reason = "no reason given"
+		}
+		return Result{Case: c.name, Verdict: NotMeasured,
+			Detail: "the backend reports no session view of its own (" + reason + "): commands are not held to guest paths"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, k.opts.CaseTimeout)
 	defer cancel()
@@ -267,6 +296,68 @@ func token() string {
 // joinPath joins paths as the commands see them (POSIX, also for remote
 // backends).
 func joinPath(elem ...string) string { return path.Join(elem...) }
+
+// Paths: the kit plants and inspects files through its FS, by the paths of
+// the machine where the commands run (host paths for this host), and names
+// them to commands by the paths the commands see (guest paths). The two
+// differ where a session has a view of its own (the local backend on
+// Linux, a pod): Session.GuestPath and Session.HostPath map between them
+// for sessions whose directories are on this host; for a backend whose
+// commands run elsewhere (they answer ErrUnsupported) the kit maps through
+// the session's mounts, whose targets are where the commands see their
+// sources, and leaves other paths to the FS (see FS).
+
+// guestPath is where the commands of s see the FS path host: through a
+// mount or the session's own directories, or unchanged for a path outside
+// the session (such as the kit's outside directory).
+func (k *kit) guestPath(s *sandbox.Session, host string) string {
+	g, err := s.GuestPath(host)
+	if err == nil {
+		return g
+	}
+	if errors.Is(err, sandbox.ErrUnsupported) {
+		if m, ok := deepest(s.Mounts, host, func(m sandbox.ResolvedMount) string { return m.Source }); ok {
+			return joinPath(m.Target, strings.TrimPrefix(host, m.Source))
+		}
+	}
+	return host
+}
+
+// hostPath is the FS path of guest, a path the commands of s see: through
+// a mount or the session's own directories; a guest path of a session
+// whose commands run elsewhere and which no mount source holds is left to
+// the FS, which resolves paths inside its sessions.
+func (k *kit) hostPath(s *sandbox.Session, guest string) string {
+	h, err := s.HostPath(guest)
+	if err == nil {
+		return h
+	}
+	if errors.Is(err, sandbox.ErrUnsupported) {
+		if m, ok := deepest(s.Mounts, guest, func(m sandbox.ResolvedMount) string { return m.Target }); ok && m.Source != "" {
+			return joinPath(m.Source, strings.TrimPrefix(guest, m.Target))
+		}
+	}
+	return guest
+}
+
+// workdir is the session's workdir as its commands see it.
+func (k *kit) workdir(s *sandbox.Session) string { return k.guestPath(s, s.Workdir) }
+
+// deepest is the mount whose side (source or target) holds p most closely.
+func deepest(ms []sandbox.ResolvedMount, p string, side func(sandbox.ResolvedMount) string) (sandbox.ResolvedMount, bool) {
+	var best sandbox.ResolvedMount
+	found := false
+	for _, m := range ms {
+		d := side(m)
+		if d == "" || (p != d && !strings.HasPrefix(p, strings.TrimSuffix(d, "/")+"/")) {
+			continue
+		}
+		if !found || len(d) > len(side(best)) {
+			best, found = m, true
+		}
+	}
+	return best, found
+}
 
 // describe summarises an exec for a detail.
 func describe(r *sandbox.ExecResult, err error) string {

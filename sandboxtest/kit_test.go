@@ -12,35 +12,66 @@ import (
 
 func newLocal(t *testing.T) *sandbox.Local {
 	t.Helper()
-	b, err := sandbox.NewLocal(sandbox.LocalConfig{RootDir: sandboxtest.RootDir(t)})
+	return newLocalWith(t, sandbox.LocalConfig{})
+}
+
+func newLocalWith(t *testing.T, cfg sandbox.LocalConfig) *sandbox.Local {
+	t.Helper()
+	cfg.RootDir = sandboxtest.RootDir(t)
+	b, err := sandbox.NewLocal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// TestLocalConforms runs the kit against the local backend: every case
-// conforms, or is not measured with a reason.
+// viewCases are the cases a backend that reports a session view of its
+// own is held to.
+var viewCases = []string{"view_mount_target_read_admitted", "view_mount_source_read_refused",
+	"view_outputs_write_admitted", "view_other_session_outputs_read_refused"}
+
+// TestLocalConforms runs the kit against the local backend, with the
+// default configuration (a view of its own where the host can make one)
+// and with the host's view: every case conforms, or is not measured with
+// a reason.
 func TestLocalConforms(t *testing.T) {
-	b := newLocal(t)
-	if !b.Capabilities().Enforcement.Filesystem.Enforced {
-		t.Logf("filesystem confinement not enforced here (%s): the kit must report not measured",
-			b.Capabilities().Enforcement.Filesystem.Reason)
-	}
-	rep := sandboxtest.Run(t, b, sandboxtest.Options{})
-	for _, r := range rep.Results {
-		switch r.Verdict {
-		case sandboxtest.Conforms:
-		case sandboxtest.NotMeasured:
-			if strings.TrimSpace(r.Detail) == "" {
-				t.Errorf("%s: not measured without a reason", r.Case)
+	for _, c := range []struct {
+		name string
+		view sandbox.ViewMode
+	}{{"default", sandbox.ViewAuto}, {"host_view", sandbox.ViewHost}} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newLocalWith(t, sandbox.LocalConfig{View: c.view})
+			e := b.Capabilities().Enforcement
+			if !e.Filesystem.Enforced {
+				t.Logf("filesystem confinement not enforced here (%s): the kit must report not measured", e.Filesystem.Reason)
 			}
-		default:
-			t.Errorf("%s: %s (%s), want conforms or not measured", r.Case, r.Verdict, r.Detail)
-		}
-	}
-	if len(rep.Results) < 17 {
-		t.Errorf("%d results, want every case", len(rep.Results))
+			rep := sandboxtest.Run(t, b, sandboxtest.Options{})
+			for _, r := range rep.Results {
+				switch r.Verdict {
+				case sandboxtest.Conforms:
+				case sandboxtest.NotMeasured:
+					if strings.TrimSpace(r.Detail) == "" {
+						t.Errorf("%s: not measured without a reason", r.Case)
+					}
+				default:
+					t.Errorf("%s: %s (%s), want conforms or not measured", r.Case, r.Verdict, r.Detail)
+				}
+			}
+			if len(rep.Results) < 25 {
+				t.Errorf("%d results, want every case", len(rep.Results))
+			}
+			// The view cases are measured exactly when the backend
+			// reports a view: never with the host's view.
+			if c.view == sandbox.ViewHost && e.View.Enforced {
+				t.Errorf("ViewHost reports a view: %+v", e.View)
+			}
+			for _, name := range viewCases {
+				r, _ := rep.Result(name)
+				if want := e.View.Enforced; (r.Verdict == sandboxtest.Conforms) != want {
+					t.Errorf("%s: %s (%s), with a view reported %v", name, r.Verdict, r.Detail, want)
+				}
+			}
+		})
 	}
 }
 
@@ -59,18 +90,25 @@ func (b broken) Provision(ctx context.Context, spec sandbox.Spec) (*sandbox.Sess
 // TestBrokenBackendEscapes checks that the kit can fail: an unconfined
 // backend is reported escaped on the refusal cases.
 func TestBrokenBackendEscapes(t *testing.T) {
-	rep, err := sandboxtest.Check(t.Context(), broken{newLocal(t)}, sandboxtest.Options{})
+	b := broken{newLocal(t)}
+	rep, err := sandboxtest.Check(t.Context(), b, sandboxtest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + rep.String())
-	for _, name := range []string{
+	refusals := []string{
 		"outside_write_refused",
 		"outside_read_refused",
 		"ro_mount_write_refused",
 		"other_session_temp_read_refused",
 		"network_denyall_refused",
-	} {
+	}
+	if b.Capabilities().Enforcement.View.Enforced {
+		// It reports the local backend's view, and its commands see
+		// host paths.
+		refusals = append(refusals, "view_mount_source_read_refused")
+	}
+	for _, name := range refusals {
 		r, ok := rep.Result(name)
 		if !ok {
 			t.Errorf("%s: missing from the report", name)
@@ -84,6 +122,15 @@ func TestBrokenBackendEscapes(t *testing.T) {
 	for _, name := range []string{"workspace_write_admitted", "system_read_admitted", "ro_mount_read_admitted", "declared_env_delivered"} {
 		if r, _ := rep.Result(name); r.Verdict != sandboxtest.Conforms {
 			t.Errorf("%s: %s (%s), want conforms", name, r.Verdict, r.Detail)
+		}
+	}
+	// The view it reports and does not give fails the view's admitted
+	// cases too: commands do not find files at their guest paths.
+	if b.Capabilities().Enforcement.View.Enforced {
+		for _, name := range []string{"view_mount_target_read_admitted", "view_outputs_write_admitted"} {
+			if r, _ := rep.Result(name); r.Verdict != sandboxtest.OverRefused {
+				t.Errorf("%s: %s (%s), want over-refused", name, r.Verdict, r.Detail)
+			}
 		}
 	}
 	if !rep.Failed() {
@@ -101,15 +148,20 @@ func (r refuser) Exec(ctx context.Context, id sandbox.SessionID, req sandbox.Exe
 }
 
 func TestRefusingBackendOverRefused(t *testing.T) {
-	rep, err := sandboxtest.Check(t.Context(), refuser{newLocal(t)}, sandboxtest.Options{
+	b := refuser{newLocal(t)}
+	rep, err := sandboxtest.Check(t.Context(), b, sandboxtest.Options{
 		Skip: []string{"timeout_kills_and_reports", "terminate_leaves_nothing"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + rep.String())
-	for _, name := range []string{"workspace_write_admitted", "system_read_admitted", "ro_mount_read_admitted",
-		"session_temp_write_admitted", "declared_env_delivered"} {
+	admitted := []string{"workspace_write_admitted", "system_read_admitted", "ro_mount_read_admitted",
+		"session_temp_write_admitted", "declared_env_delivered"}
+	if b.Capabilities().Enforcement.View.Enforced {
+		admitted = append(admitted, "view_mount_target_read_admitted", "view_outputs_write_admitted")
+	}
+	for _, name := range admitted {
 		if r, _ := rep.Result(name); r.Verdict != sandboxtest.OverRefused && r.Verdict != sandboxtest.NotMeasured {
 			t.Errorf("%s: %s (%s), want over-refused", name, r.Verdict, r.Detail)
 		}

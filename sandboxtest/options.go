@@ -6,8 +6,10 @@ import (
 )
 
 // Options adapt the kit to a backend. The zero value suits a backend whose
-// commands run on this host and see its filesystem and loopback network,
-// like the local backend.
+// commands run on this host, whose files the kit reaches by host path
+// (mapped with Session.HostPath and Session.GuestPath where the session
+// has a view of its own), and which reach its loopback network, like the
+// local backend.
 type Options struct {
 	// Shell runs the cases' scripts inside the session; it must be a
 	// POSIX shell. Empty: "/bin/sh".
@@ -34,8 +36,8 @@ type Options struct {
 //
 //   - FS: workspace_write_admitted, outside_*, system_read_admitted (its
 //     content check), ro_mount_*, session_temp_write_admitted,
-//     other_session_temp_read_refused, and the root check of
-//     terminate_leaves_nothing.
+//     other_session_temp_read_refused, the view_* cases, and the root
+//     check of terminate_leaves_nothing.
 //   - Listen: network_denyall_refused, network_unrestricted_admitted.
 //   - Processes: the process checks of timeout_kills_and_reports and
 //     terminate_leaves_nothing, which then judge by the backend's answers
@@ -47,8 +49,14 @@ type Remote struct {
 }
 
 // FS plants and inspects files where the backend's commands run. Paths are
-// absolute paths as the commands see them (for a host-visible backend, host
-// paths). Errors for a missing file wrap fs.ErrNotExist.
+// absolute paths of that machine (host paths for this host), not of a
+// session's view: the kit maps a path a command sees to one of the FS
+// through the session (Session.HostPath, or the mounts' sources for a
+// backend whose commands run elsewhere). A path inside a remote session
+// that no mount source holds (its workdir, its TMPDIR, an emptyDir) stays
+// the path the commands see; the FS resolves it in the session that has
+// it (the kit names such files with a fresh token, so one session at most
+// has one). Errors for a missing file wrap fs.ErrNotExist.
 type FS interface {
 	// MkdirTemp creates a fresh directory (mode 0755) outside every
 	// session, like os.MkdirTemp.

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/go-sandbox/sandbox/sandboxtest"
 )
@@ -13,32 +12,35 @@ import (
 // Remote is the conformance kit's view of this node: files, a loopback
 // server and processes where the pods' commands run (this host).
 //
-// Paths under podWorkdir are paths inside a pod; the kit names them with a
-// fresh token in the file name, so the one live pod holding such a file is
-// found by looking in each pod's workdir (as one would with kubectl cp
-// across pods). Other paths are the node's own.
-func (n *Node) Remote(podWorkdir string) *sandboxtest.Remote {
-	return &sandboxtest.Remote{FS: nodeFS{n: n, workdir: podWorkdir}, Listen: sandboxtest.ListenHost, Processes: sandboxtest.HostProcesses}
+// The kit gives the node's FS paths of the node (the sources of hostPath
+// volumes, its outside files) and paths inside a pod that no volume source
+// holds (the workdir, /tmp, the emptyDirs), naming such files with a fresh
+// token: the one live pod holding such a file is found by looking in each
+// pod (as one would with kubectl cp across pods), through its local
+// session, whose guest paths are the pod's. Other paths are the node's
+// own.
+func (n *Node) Remote() *sandboxtest.Remote {
+	return &sandboxtest.Remote{FS: nodeFS{n: n}, Listen: sandboxtest.ListenHost, Processes: sandboxtest.HostProcesses}
 }
 
 type nodeFS struct {
-	n       *Node
-	workdir string
+	n *Node
 }
 
-// resolve maps a pod path to the node path of the pod that has it.
+// resolve maps a path inside a pod to the node path of the pod that has
+// it; a path no pod has is the node's own.
 func (f nodeFS) resolve(name string) string {
-	rest, ok := strings.CutPrefix(name, f.workdir+"/")
-	if !ok {
-		return name
-	}
-	for _, w := range f.n.Workdirs() {
-		p := filepath.Join(w, rest)
-		if _, err := os.Lstat(p); err == nil {
-			return p
+	for _, s := range f.n.sessions() {
+		if len(s.Dirs) == 0 {
+			continue // the host's view: commands use node paths
+		}
+		if p, err := s.HostPath(name); err == nil {
+			if _, err := os.Lstat(p); err == nil {
+				return p
+			}
 		}
 	}
-	return filepath.Join("/nonexistent-pod-path", rest)
+	return name
 }
 
 func (f nodeFS) MkdirTemp(dir, pattern string) (string, error) {

@@ -29,9 +29,17 @@ import (
 // A container's volumes are the local session's directories: its
 // workdir, TMPDIR and canonical mounts stand for the pod's emptyDirs, and
 // hostPath volumes become mounts of the local session at the same target.
-// Commands see host paths, since the local backend has no mount
-// namespace: the pod's environment is not passed, the local session's
-// (TMPDIR and the mount variables naming host paths) is.
+// Where the local session has a view of its own (sandbox.ViewMode), its
+// commands see the pod's paths: the workdir at sandbox.WorkdirTarget
+// (the container's working directory must be that), /tmp, the canonical
+// mounts and the volumes at their mount paths; the container's
+// environment is passed. Otherwise (a host that cannot make a view)
+// commands see host paths, and get the local session's environment.
+//
+// Unlike a pod's containers, where every exec shares one PID namespace,
+// each command of a local session with a view runs in a PID namespace of
+// its own: a second exec does not see the first one's processes (the
+// local session ends them itself when their exec ends).
 type Node struct {
 	Name    string
 	Kubelet *Kubelet
@@ -168,6 +176,14 @@ func (n *Node) run(ctx context.Context, pod *corev1.Pod) {
 		return
 	}
 	spec := sandbox.Spec{NetworkPolicy: policy, Labels: map[string]string{"pod": pod.Namespace + "/" + pod.Name}}
+	if n.local.Capabilities().Enforcement.View.Enforced {
+		spec.Env = map[string]string{}
+		for _, ctr := range pod.Spec.Containers {
+			for _, e := range ctr.Env {
+				spec.Env[e.Name] = e.Value
+			}
+		}
+	}
 	for _, v := range pod.Spec.Volumes {
 		if v.HostPath == nil {
 			continue // emptyDirs: the local session's own directories
@@ -185,6 +201,14 @@ func (n *Node) run(ctx context.Context, pod *corev1.Pod) {
 		}
 	}
 	s, err := n.local.Provision(ctx, spec)
+	if err == nil && len(s.Dirs) > 0 {
+		for _, ctr := range pod.Spec.Containers {
+			if ctr.WorkingDir != "" && ctr.WorkingDir != sandbox.WorkdirTarget {
+				n.local.Terminate(context.Background(), s.ID)
+				err = fmt.Errorf("container %s: working directory %s: the local session's is %s", ctr.Name, ctr.WorkingDir, sandbox.WorkdirTarget)
+			}
+		}
+	}
 	status := corev1.PodStatus{Phase: corev1.PodRunning, HostIP: "127.0.0.1", PodIP: "127.0.0.1"}
 	if err != nil {
 		status = corev1.PodStatus{Phase: corev1.PodFailed, Message: "fake node: " + err.Error()}
@@ -289,13 +313,13 @@ func (n *Node) Run(ctx context.Context, namespace, pod string, argv []string, st
 	return res.ExitCode, nil
 }
 
-// Workdirs are the host directories standing for the live pods' workdirs.
-func (n *Node) Workdirs() []string {
+// sessions are the local sessions of the live pods.
+func (n *Node) sessions() []*sandbox.Session {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var out []string
+	var out []*sandbox.Session
 	for _, c := range n.containers {
-		out = append(out, c.session.Workdir)
+		out = append(out, c.session)
 	}
 	return out
 }

@@ -158,9 +158,11 @@ type Session struct {
 	Backend string            `json:"backend"`
 	State   State             `json:"state"`
 	Labels  map[string]string `json:"labels,omitempty"`
-	// Root is the session's directory on the host; Workdir (inside it) is
-	// where commands run by default and what a relative cwd resolves
-	// against.
+	// Root is the session's directory on the host (empty for backends
+	// whose commands run elsewhere). Workdir is where commands run by
+	// default and what a relative cwd resolves against: for the local
+	// backend the host directory inside Root (Dirs says where commands see
+	// it), for a hosted backend the path inside its sandbox.
 	Root    string `json:"root"`
 	Workdir string `json:"workdir"`
 	// Dirs are the session's own directories (workdir, home, temp) with

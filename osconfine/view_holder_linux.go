@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -44,6 +45,10 @@ type holder struct {
 	pidns, mntns int // descriptors of its namespaces, for spawner threads
 	conn         *viewConn
 	gone         chan struct{} // closed once it has been reaped
+	// killed is set when the holder is sent SIGKILL: from then on its
+	// namespace is ending (the kernel refuses new processes in it with
+	// ENOMEM) even before it is reaped, so it must not serve again.
+	killed atomic.Bool
 
 	mu     sync.Mutex
 	queues map[*Prepared]chan *spawnJob // idle spawner threads joined to it, per policy
@@ -158,13 +163,15 @@ func (h *holder) dead() bool {
 // empty reports whether nothing but the holder is left in its namespace:
 // every process a finished command left behind is the holder's child,
 // since orphans of a PID namespace are reparented to its first process.
+// A holder that was killed is never empty, reaped or not.
 func (h *holder) empty() bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(h.pid) + "/task/" + strconv.Itoa(h.pid) + "/children")
-	return err == nil && len(bytes.TrimSpace(b)) == 0 && !h.dead()
+	return err == nil && len(bytes.TrimSpace(b)) == 0 && !h.killed.Load() && !h.dead()
 }
 
 // signalKill kills the holder, and the kernel everything in its namespace.
 func (h *holder) signalKill() {
+	h.killed.Store(true)
 	if !h.dead() {
 		h.cmd.Process.Kill()
 	}
@@ -247,7 +254,7 @@ func (hp *holderPool) get() (*holder, error) {
 	for len(hp.idle) > 0 {
 		h := hp.idle[len(hp.idle)-1]
 		hp.idle = hp.idle[:len(hp.idle)-1]
-		if !h.dead() {
+		if !h.dead() && !h.killed.Load() {
 			hp.mu.Unlock()
 			return h, nil
 		}

@@ -144,6 +144,17 @@ func (r *commandRun) wait() *ExecResult {
 	defer deadline.Stop()
 	select {
 	case <-child.Done():
+		// Terminate closes stop before it kills the command; when both
+		// are ready by the time this select runs, it may pick either.
+		// A command killed by a signal in a terminating session was
+		// killed by Terminate.
+		select {
+		case <-r.stop:
+			if child.Exit().Signal != "" {
+				res.Reason = ReasonTerminated
+			}
+		default:
+		}
 	case <-deadline.C:
 		res.TimedOut, res.Reason = true, ReasonWallTime
 		child.Kill()

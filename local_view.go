@@ -111,6 +111,9 @@ func (s *localSession) startViewLocked() error {
 	if err := s.makeMountPoints(s.mounts); err != nil {
 		return err
 	}
+	if err := s.makeSocketMountPoints(); err != nil {
+		return err
+	}
 	v, err := osconfine.StartView(osconfine.ViewSpec{Stage: stage, Mounts: s.viewMountsLocked(), Owner: owner})
 	if err != nil {
 		return err
@@ -146,6 +149,39 @@ func (s *localSession) makeMountPoints(ms []ResolvedMount) error {
 			}
 			if s.owner != nil {
 				if err := os.Lchown(dir, int(s.owner.UID), int(s.owner.GID)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// makeSocketMountPoints creates, on the host, an empty file where a unix
+// socket the session may reach appears (at its host path) when that path
+// lies below one of the session's own directories: every socket under the
+// host's /tmp is below TempTarget. The view binds the socket over it; the
+// init creates no entry in a bound host directory itself.
+func (s *localSession) makeSocketMountPoints() error {
+	for _, sock := range s.sockets {
+		host, ok := hostPathIn(s.guestDirs(), sock)
+		if !ok {
+			continue
+		}
+		dir := filepath.Dir(host)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(host, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if s.owner != nil {
+			for _, p := range []string{dir, host} {
+				if err := os.Lchown(p, int(s.owner.UID), int(s.owner.GID)); err != nil {
 					return err
 				}
 			}

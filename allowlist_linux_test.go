@@ -250,6 +250,7 @@ func TestAllowListRealClients(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ca = guestPath(t, sess, ca)
 	res := run(t, l, sess.ID, sh(`curl -s -m 10 --cacert "$1" "https://example.com:$2/" || echo "FAILED $?"`, ca, fmt.Sprint(tlsPort)))
 	if string(res.Stdout) != "tls hello" || hits.Load() != 1 {
 		t.Fatalf("curl over HTTPS through the proxy: %q (hits %d)", res.Stdout, hits.Load())

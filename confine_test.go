@@ -24,7 +24,13 @@ func TestWriteOutsideRefusedWriteToOutputsAdmitted(t *testing.T) {
 	if _, exists := fileContent(t, target); exists {
 		t.Fatalf("write outside the session was admitted: %s exists", target)
 	}
-	assertRefused(t, "write outside", res, "")
+	assertOutOfReach(t, sess, "write outside", res, "")
+	if hasView(sess) {
+		// In the view, the host path is absent; what lies outside the
+		// session's directories there (the view's own root) is refused.
+		res = run(t, l, sess.ID, sh(`echo pwned > /pwned.txt`))
+		assertRefused(t, sess, "write to the root of the view", res, "")
+	}
 
 	res = run(t, l, sess.ID, sh(`echo admitted > "$SANDBOX_OUTPUTS_DIR/out.txt"`))
 	if res.ExitCode != 0 {
@@ -46,7 +52,7 @@ func TestReadOutsideRefusedSystemLibraryAdmitted(t *testing.T) {
 	}
 
 	res := run(t, l, sess.ID, ExecRequest{Command: "cat", Args: []string{path}})
-	assertRefused(t, "read outside", res, secret)
+	assertOutOfReach(t, sess, "read outside", res, secret)
 
 	lib := systemLibrary(t)
 	res = run(t, l, sess.ID, sh(`head -c 4 "$1"`, lib))
@@ -83,11 +89,14 @@ func TestReadOnlyMountWriteRefusedReadAdmitted(t *testing.T) {
 		t.Fatalf("read-only mount resolved to %s, want %s", got, src)
 	}
 
-	res := run(t, l, sess.ID, sh(`echo changed > "$1"/ro.txt`, src))
-	assertRefused(t, "overwrite in read-only mount", res, "")
-	res = run(t, l, sess.ID, sh(`echo new > "$1"/new.txt`, src))
-	assertRefused(t, "create in read-only mount", res, "")
-	res = run(t, l, sess.ID, sh(`rm -f "$1"/ro.txt`, src))
+	// The mount as the command sees it: the source in the host's view,
+	// the target in the session's own.
+	dir := guestPath(t, sess, src)
+	res := run(t, l, sess.ID, sh(`echo changed > "$1"/ro.txt`, dir))
+	assertRefused(t, sess, "overwrite in read-only mount", res, "")
+	res = run(t, l, sess.ID, sh(`echo new > "$1"/new.txt`, dir))
+	assertRefused(t, sess, "create in read-only mount", res, "")
+	res = run(t, l, sess.ID, sh(`rm -f "$1"/ro.txt`, dir))
 	if res.ExitCode == 0 {
 		t.Errorf("rm in read-only mount exited 0")
 	}
@@ -98,7 +107,12 @@ func TestReadOnlyMountWriteRefusedReadAdmitted(t *testing.T) {
 		t.Fatal("a file was created in the read-only mount")
 	}
 
-	// Admitted: reading it, by host path and through the guest cwd.
+	// Admitted: reading it, by the path the command sees and through the
+	// guest cwd.
+	res = run(t, l, sess.ID, ExecRequest{Command: "cat", Args: []string{dir + "/ro.txt"}})
+	if res.ExitCode != 0 || string(res.Stdout) != "original\n" {
+		t.Fatalf("read of the read-only mount by path: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+	}
 	res = run(t, l, sess.ID, ExecRequest{Command: "cat", Args: []string{"ro.txt"}, Cwd: "/mnt/ro"})
 	if res.ExitCode != 0 || string(res.Stdout) != "original\n" {
 		t.Fatalf("read of the read-only mount: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
@@ -115,19 +129,21 @@ func TestSymlinkInWritableMountPointingOutsideRefused(t *testing.T) {
 	inside := filepath.Join(out, "inside.txt")
 	require.NoError(t, os.WriteFile(inside, []byte("inside\n"), 0o644))
 	giveToSession(t, sess, inside)
-	for link, to := range map[string]string{"out-file": secretPath, "out-dir": outsideD, "in-file": inside} {
+	// The outside links name host paths (in a view of its own, absent);
+	// the inside one names the file where the command sees it.
+	for link, to := range map[string]string{"out-file": secretPath, "out-dir": outsideD, "in-file": guestPath(t, sess, inside)} {
 		require.NoError(t, os.Symlink(to, filepath.Join(out, link)))
 	}
 
 	res := run(t, l, sess.ID, ExecRequest{Command: "cat", Args: []string{"out-file"}, Cwd: OutputsTarget})
-	assertRefused(t, "read through a symlink pointing outside", res, secret)
+	assertOutOfReach(t, sess, "read through a symlink pointing outside", res, secret)
 	res = run(t, l, sess.ID, ExecRequest{Command: "sh", Args: []string{"-c", "echo overwritten > out-file"}, Cwd: OutputsTarget})
-	assertRefused(t, "write through a symlink pointing outside", res, "")
+	assertOutOfReach(t, sess, "write through a symlink pointing outside", res, "")
 	if got, _ := fileContent(t, secretPath); got != secret {
 		t.Fatalf("the outside file changed through the symlink: %q", got)
 	}
 	res = run(t, l, sess.ID, ExecRequest{Command: "sh", Args: []string{"-c", "echo x > out-dir/planted"}, Cwd: OutputsTarget})
-	assertRefused(t, "create through a directory symlink pointing outside", res, "")
+	assertOutOfReach(t, sess, "create through a directory symlink pointing outside", res, "")
 	if _, exists := fileContent(t, filepath.Join(outsideD, "planted")); exists {
 		t.Fatal("a file was created outside through a directory symlink")
 	}
@@ -147,7 +163,7 @@ func TestEtcShadowRefusedPasswdAdmitted(t *testing.T) {
 	sess := provision(t, l, Spec{})
 	if _, err := os.Stat("/etc/shadow"); err == nil {
 		res := run(t, l, sess.ID, ExecRequest{Command: "cat", Args: []string{"/etc/shadow"}})
-		assertRefused(t, "read /etc/shadow", res, "root:")
+		assertOutOfReach(t, sess, "read /etc/shadow", res, "root:")
 	} else {
 		t.Log("no /etc/shadow on this host; only the admitted sibling runs")
 	}
@@ -161,7 +177,7 @@ func TestHelperBinaryRunsConfined(t *testing.T) {
 	l, _ := newLocal(t)
 	sess := provision(t, l, Spec{})
 	bin := helperBinary(t, sess.Workdir)
-	res := run(t, l, sess.ID, helperReq(bin, "hello", ""))
+	res := run(t, l, sess.ID, helperReq(t, sess, bin, "hello", ""))
 	if res.ExitCode != 0 || string(res.Stdout) != "helper says hello\n" {
 		t.Fatalf("helper: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 	}

@@ -142,7 +142,7 @@ func TestTimeoutKillsSleepAndEverythingItStarted(t *testing.T) {
 			}
 			began := time.Now()
 			res, err := l.Exec(context.Background(), sess.ID, ExecRequest{
-				Command: "sh", Args: []string{"-c", `"$0" 100 & "$0" 100`, link},
+				Command: "sh", Args: []string{"-c", `"$0" 100 & "$0" 100`, guestPath(t, sess, link)},
 				Timeout: 100 * time.Millisecond,
 			})
 			elapsed := time.Since(began)

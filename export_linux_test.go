@@ -5,6 +5,8 @@ package sandbox
 // usual names there.
 var (
 	NewLocalForTest           = newLocal
+	HasViewForTest            = hasView
+	GuestPathForTest          = guestPath
 	RequireConfinementForTest = requireConfinement
 	ProvisionForTest          = provision
 	RunForTest                = run

@@ -302,7 +302,7 @@ func runHelperIn(t *testing.T, l *sandbox.Local, sess *sandbox.Session, mode, ar
 	if _, err := os.Stat(bin); err != nil {
 		bin = helperBinary(t, sess.Workdir)
 	}
-	res := run(t, l, sess.ID, helperReq(bin, mode, arg))
+	res := run(t, l, sess.ID, helperReq(t, sess, bin, mode, arg))
 	if res.ExitCode != 0 {
 		t.Fatalf("helper %s (%s): exit %d stdout %q stderr %q", mode, sess.Profile, res.ExitCode, res.Stdout, res.Stderr)
 	}

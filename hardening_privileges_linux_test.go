@@ -203,7 +203,7 @@ func TestHardeningSetuidDoesNotElevate(t *testing.T) {
 	}
 	self := fmt.Sprintf("euid=%d", sess.RunAs.UID)
 	euid := func(bin string) string {
-		res := run(t, l, sess.ID, helperReq(bin, "euid", ""))
+		res := run(t, l, sess.ID, helperReq(t, sess, bin, "euid", ""))
 		return strings.TrimSpace(string(res.Stdout)) + strings.TrimSpace(string(res.Stderr))
 	}
 	// A set-user-ID root copy of the helper, and a plain one.

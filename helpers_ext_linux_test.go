@@ -6,6 +6,8 @@ import "github.com/go-sandbox/sandbox"
 // internal tests know them by.
 var (
 	newLocal           = sandbox.NewLocalForTest
+	hasView            = sandbox.HasViewForTest
+	guestPath          = sandbox.GuestPathForTest
 	requireConfinement = sandbox.RequireConfinementForTest
 	provision          = sandbox.ProvisionForTest
 	run                = sandbox.RunForTest

@@ -21,10 +21,31 @@ import (
 // and that dir.
 func newLocal(t *testing.T) (*Local, string) {
 	t.Helper()
-	root := reachableTempDir(t)
-	l, err := NewLocal(LocalConfig{RootDir: root})
+	return newLocalWith(t, LocalConfig{})
+}
+
+// newLocalWith is newLocal with cfg (its RootDir is filled in): for tests
+// of a given view, such as LocalConfig{View: ViewHost} for the host view's
+// semantics.
+func newLocalWith(t *testing.T, cfg LocalConfig) (*Local, string) {
+	t.Helper()
+	cfg.RootDir = reachableTempDir(t)
+	l, err := NewLocal(cfg)
 	require.NoError(t, err, "NewLocal")
-	return l, root
+	return l, cfg.RootDir
+}
+
+// hasView reports whether sess's commands see a view of their own (guest
+// paths) rather than the host's.
+func hasView(sess *Session) bool { return len(sess.Dirs) > 0 }
+
+// guestPath is where sess's commands see the host path p (a path of the
+// session's directories or mounts): p itself in the host's view.
+func guestPath(t testing.TB, sess *Session, p string) string {
+	t.Helper()
+	g, err := sess.GuestPath(p)
+	require.NoError(t, err, "GuestPath(%s)", p)
+	return g
 }
 
 // requireConfinement skips when this host cannot confine a child's
@@ -146,7 +167,7 @@ func mountSource(t *testing.T, s *Session, target string) string {
 }
 
 // helperBinary copies the test binary into dir (a root the child may read
-// and execute) and returns the copy's path.
+// and execute) and returns the copy's host path; helperReq runs it.
 func helperBinary(t *testing.T, dir string) string {
 	t.Helper()
 	self, err := os.Executable()
@@ -165,14 +186,43 @@ func helperBinary(t *testing.T, dir string) string {
 	return dst
 }
 
-// helperReq runs the helper binary at bin in the given mode.
-func helperReq(bin, mode, arg string) ExecRequest {
-	return ExecRequest{Command: bin, Env: map[string]string{helperEnv: mode, helperArgEnv: arg}}
+// helperReq runs the helper binary at the host path bin (in one of sess's
+// directories or mounts) in the given mode, by the path sess's commands
+// see it at.
+func helperReq(t testing.TB, sess *Session, bin, mode, arg string) ExecRequest {
+	t.Helper()
+	return ExecRequest{Command: guestPath(t, sess, bin), Env: map[string]string{helperEnv: mode, helperArgEnv: arg}}
 }
 
 // assertRefused checks that a child's attempt failed with a permission
 // error and that content (which the child would have printed) is absent.
-func assertRefused(t *testing.T, what string, res *ExecResult, forbidden string) {
+// In a session's view, a write to a read-only mount fails with EROFS (the
+// view mounts it read-only), which is a refusal too.
+func assertRefused(t *testing.T, sess *Session, what string, res *ExecResult, forbidden string) {
+	t.Helper()
+	errs := []string{"ermission denied"}
+	if hasView(sess) {
+		errs = append(errs, "Read-only file system")
+	}
+	assertFailedWith(t, what, res, forbidden, errs)
+}
+
+// assertOutOfReach checks a child's attempt on a host path outside sess:
+// refused as by assertRefused in the host's view; in a view of its own the
+// path is simply absent, so the attempt fails for that reason (or is
+// refused). The caller checks the host file is unchanged.
+func assertOutOfReach(t *testing.T, sess *Session, what string, res *ExecResult, forbidden string) {
+	t.Helper()
+	if !hasView(sess) {
+		assertRefused(t, sess, what, res, forbidden)
+		return
+	}
+	assertFailedWith(t, what, res, forbidden, []string{"No such file or directory", "Directory nonexistent", "ermission denied", "Read-only file system"})
+}
+
+// assertFailedWith checks that the child exited non-zero, did not print
+// forbidden, and that its stderr names one of errs.
+func assertFailedWith(t *testing.T, what string, res *ExecResult, forbidden string, errs []string) {
 	t.Helper()
 	if forbidden != "" && strings.Contains(string(res.Stdout), forbidden) {
 		t.Errorf("%s: admitted, the child printed the forbidden content: %q", what, res.Stdout)
@@ -180,9 +230,12 @@ func assertRefused(t *testing.T, what string, res *ExecResult, forbidden string)
 	if res.ExitCode == 0 {
 		t.Errorf("%s: child exited 0; stdout %q stderr %q", what, res.Stdout, res.Stderr)
 	}
-	if !strings.Contains(string(res.Stderr), "Permission denied") && !strings.Contains(string(res.Stderr), "ermission denied") {
-		t.Errorf("%s: expected a permission error, stderr %q", what, res.Stderr)
+	for _, e := range errs {
+		if strings.Contains(string(res.Stderr), e) {
+			return
+		}
 	}
+	t.Errorf("%s: expected an error naming one of %q, stderr %q", what, errs, res.Stderr)
 }
 
 // fileContent reads a host file, "" with ok false when it does not exist.

@@ -82,11 +82,11 @@ func TestMemoryLimitGoHelper(t *testing.T) {
 	sess := provision(t, l, Spec{Limits: Limits{MemoryMB: goHelperLimitMiB}})
 	bin := helperBinary(t, sess.Workdir)
 
-	res := run(t, l, sess.ID, helperReq(bin, "alloc", goHelperRefusedMiB))
+	res := run(t, l, sess.ID, helperReq(t, sess, bin, "alloc", goHelperRefusedMiB))
 	if res.ExitCode == 0 || strings.Contains(string(res.Stdout), "allocated") {
 		t.Fatalf("4 GiB under %d MiB admitted: exit %d stdout %q", goHelperLimitMiB, res.ExitCode, res.Stdout)
 	}
-	res = run(t, l, sess.ID, helperReq(bin, "alloc", "32"))
+	res = run(t, l, sess.ID, helperReq(t, sess, bin, "alloc", "32"))
 	if res.ExitCode != 0 || string(res.Stdout) != "allocated 32 MiB\n" {
 		t.Fatalf("32 MiB under %d MiB: exit %d stdout %q stderr %.200q", goHelperLimitMiB, res.ExitCode, res.Stdout, res.Stderr)
 	}
@@ -100,14 +100,14 @@ func TestLimitHoldsFromFirstInstruction(t *testing.T) {
 	sess := provision(t, l, Spec{Limits: Limits{MemoryMB: goHelperLimitMiB}})
 	bin := helperBinary(t, sess.Workdir)
 
-	res := run(t, l, sess.ID, helperReq(bin, "alloc-first", goHelperRefusedMiB))
+	res := run(t, l, sess.ID, helperReq(t, sess, bin, "alloc-first", goHelperRefusedMiB))
 	if res.ExitCode == 0 || strings.Contains(string(res.Stdout), "allocated") {
 		t.Fatalf("the first allocation escaped the limit: exit %d stdout %q", res.ExitCode, res.Stdout)
 	}
 	if !strings.Contains(string(res.Stderr), "out of memory") && res.Reason != ReasonMemory {
 		t.Errorf("neither the runtime's out-of-memory abort nor a memory kill: reason %q signal %q stderr %.200q", res.Reason, res.Signal, res.Stderr)
 	}
-	res = run(t, l, sess.ID, helperReq(bin, "alloc-first", "32"))
+	res = run(t, l, sess.ID, helperReq(t, sess, bin, "alloc-first", "32"))
 	if res.ExitCode != 0 || string(res.Stdout) != "allocated 32 MiB\n" {
 		t.Fatalf("admitted sibling: exit %d stdout %q stderr %.200q", res.ExitCode, res.Stdout, res.Stderr)
 	}
@@ -198,7 +198,7 @@ func TestOpenFilesLimit(t *testing.T) {
 	sess := provision(t, l, Spec{Limits: Limits{MaxOpenFiles: 256}})
 	bin := helperBinary(t, sess.Workdir)
 
-	res := run(t, l, sess.ID, helperReq(bin, "openfiles", "10000"))
+	res := run(t, l, sess.ID, helperReq(t, sess, bin, "openfiles", "10000"))
 	var opened int
 	if _, err := fmtSscan(string(res.Stdout), &opened); err != nil {
 		t.Fatalf("helper output %q stderr %q", res.Stdout, res.Stderr)
@@ -209,7 +209,7 @@ func TestOpenFilesLimit(t *testing.T) {
 	if !strings.Contains(string(res.Stderr), "too many open files") {
 		t.Errorf("expected EMFILE, stderr %q", res.Stderr)
 	}
-	res = run(t, l, sess.ID, helperReq(bin, "openfiles", "100"))
+	res = run(t, l, sess.ID, helperReq(t, sess, bin, "openfiles", "100"))
 	if res.ExitCode != 0 || string(res.Stdout) != "opened 100\n" {
 		t.Fatalf("100 files under 256: exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 	}
@@ -246,7 +246,7 @@ func TestProcessLimitContainsForkBomb(t *testing.T) {
 		hostOK <- exec.Command("true").Run()
 	}()
 	res, err := l.Exec(context.Background(), sess.ID, ExecRequest{
-		Command: "sh", Args: []string{"-c", script, link, count}, Timeout: 3 * time.Second,
+		Command: "sh", Args: []string{"-c", script, guestPath(t, sess, link), guestPath(t, sess, count)}, Timeout: 3 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("Exec: %v", err)
@@ -254,7 +254,7 @@ func TestProcessLimitContainsForkBomb(t *testing.T) {
 	if err := <-hostOK; err != nil {
 		t.Errorf("the host could not start a process during the fork bomb: %v", err)
 	}
-	b, _ := os.ReadFile(filepath.Join(sess.Workdir, "count"))
+	b, _ := os.ReadFile(count)
 	started := strings.Count(string(b), "x")
 	if started == 0 || started > 64 {
 		t.Fatalf("%d processes started under a limit of 64 (exit %d, timed out %v)", started, res.ExitCode, res.TimedOut)

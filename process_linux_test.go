@@ -119,11 +119,13 @@ func TestShellFedThroughStdin(t *testing.T) {
 	sess := provision(t, l, Spec{})
 	out := &lockedBuffer{}
 	p := start(t, l, sess.ID, ExecRequest{Command: "sh", Stdout: out})
+	// pwd prints the workdir where the shell sees it.
+	workdir := guestPath(t, sess, sess.Workdir)
 	for i, cmd := range []string{"echo one", "echo $((40 + 2))", "pwd"} {
 		if _, err := fmt.Fprintln(p.Stdin(), cmd); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"one\n", "one\n42\n", "one\n42\n" + sess.Workdir + "\n"}[i]
+		want := []string{"one\n", "one\n42\n", "one\n42\n" + workdir + "\n"}[i]
 		waitFor(t, out, want)
 		if out.String() != want {
 			t.Fatalf("after %q: %q, want %q", cmd, out.String(), want)

@@ -258,11 +258,26 @@ func TestStdinBytesAndReader(t *testing.T) {
 }
 
 func TestEnvironmentIsScrubbed(t *testing.T) {
-	for _, profile := range []Profile{OSHardened, Unrestricted} {
-		t.Run(string(profile), func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		profile Profile
+		view    ViewMode
+	}{
+		// The host's view: HOME, TMPDIR and the mounts' variables hold
+		// host paths.
+		{"os_hardened/view_host", OSHardened, ViewHost},
+		// The session's own view where the host can make one: they hold
+		// guest paths.
+		{"os_hardened/view_auto", OSHardened, ViewAuto},
+		{"unrestricted", Unrestricted, ViewAuto},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("SANDBOX_TEST_SECRET", "host-secret-4471")
-			l, _ := newLocal(t)
-			sess := provision(t, l, Spec{Profile: profile})
+			l, _ := newLocalWith(t, LocalConfig{View: c.view})
+			sess := provision(t, l, Spec{Profile: c.profile})
+			if c.view == ViewHost && hasView(sess) {
+				t.Fatalf("a ViewHost session has a view: %+v", sess.Dirs)
+			}
 			res := run(t, l, sess.ID, ExecRequest{Command: "env", Env: map[string]string{"DECLARED": "yes"}})
 			env := map[string]string{}
 			for _, line := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
@@ -275,15 +290,26 @@ func TestEnvironmentIsScrubbed(t *testing.T) {
 			if env["DECLARED"] != "yes" {
 				t.Errorf("declared variable missing: %q", res.Stdout)
 			}
-			for _, k := range []string{"HOME", "TMPDIR"} {
-				if !within(sess.Root, env[k]) || env[k] == sess.Root {
-					t.Errorf("%s=%q is not inside the session root %s", k, env[k], sess.Root)
+			if hasView(sess) {
+				if env["HOME"] != HomeTarget || env["TMPDIR"] != TempTarget {
+					t.Errorf("HOME=%q TMPDIR=%q, want the guest paths %s and %s", env["HOME"], env["TMPDIR"], HomeTarget, TempTarget)
+				}
+				if env[MemoryEnv] != MemoryTarget || env[OutputsEnv] != OutputsTarget {
+					t.Errorf("%s=%q %s=%q, want the guest paths %s and %s", MemoryEnv, env[MemoryEnv], OutputsEnv, env[OutputsEnv], MemoryTarget, OutputsTarget)
 				}
 			}
-			if got, want := env[MemoryEnv], mountSource(t, sess, MemoryTarget); got != want {
+			// Behind what the command sees: the session's own directories
+			// and its mounts' sources on the host.
+			for _, k := range []string{"HOME", "TMPDIR"} {
+				host, err := sess.HostPath(env[k])
+				if err != nil || !within(sess.Root, host) || host == sess.Root {
+					t.Errorf("%s=%q (host path %q, %v) is not inside the session root %s", k, env[k], host, err, sess.Root)
+				}
+			}
+			if got, want := env[MemoryEnv], guestPath(t, sess, mountSource(t, sess, MemoryTarget)); got != want {
 				t.Errorf("%s=%q, want %q", MemoryEnv, got, want)
 			}
-			if got, want := env[OutputsEnv], mountSource(t, sess, OutputsTarget); got != want {
+			if got, want := env[OutputsEnv], guestPath(t, sess, mountSource(t, sess, OutputsTarget)); got != want {
 				t.Errorf("%s=%q, want %q", OutputsEnv, got, want)
 			}
 			if env["PATH"] == "" || env["LANG"] == "" {
@@ -329,26 +355,36 @@ func TestOnlyStdioDescriptorsReachChild(t *testing.T) {
 }
 
 func TestExitCodeAndCwd(t *testing.T) {
-	l, _ := newLocal(t)
-	sess := provision(t, l, Spec{})
-	res := run(t, l, sess.ID, sh("echo err >&2; exit 7"))
-	if res.ExitCode != 7 || string(res.Stderr) != "err\n" || res.Success() {
-		t.Fatalf("exit %d stderr %q success %v", res.ExitCode, res.Stderr, res.Success())
-	}
-	res = run(t, l, sess.ID, ExecRequest{Command: "pwd"})
-	if strings.TrimSpace(string(res.Stdout)) != sess.Workdir {
-		t.Errorf("default cwd %q, want the workdir %s", res.Stdout, sess.Workdir)
-	}
-	res = run(t, l, sess.ID, ExecRequest{Command: "pwd", Cwd: OutputsTarget})
-	if got, want := strings.TrimSpace(string(res.Stdout)), mountSource(t, sess, OutputsTarget); got != want {
-		t.Errorf("cwd %s ran in %q, want %s", OutputsTarget, got, want)
-	}
-	if err := os.Mkdir(filepath.Join(sess.Workdir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	res = run(t, l, sess.ID, ExecRequest{Command: "pwd", Cwd: "sub"})
-	if got := strings.TrimSpace(string(res.Stdout)); got != filepath.Join(sess.Workdir, "sub") {
-		t.Errorf("relative cwd ran in %q", got)
+	for _, view := range []ViewMode{ViewHost, ViewAuto} {
+		t.Run(viewName(view), func(t *testing.T) {
+			l, _ := newLocalWith(t, LocalConfig{View: view})
+			sess := provision(t, l, Spec{})
+			res := run(t, l, sess.ID, sh("echo err >&2; exit 7"))
+			if res.ExitCode != 7 || string(res.Stderr) != "err\n" || res.Success() {
+				t.Fatalf("exit %d stderr %q success %v", res.ExitCode, res.Stderr, res.Success())
+			}
+			// The host's view runs commands at host paths; the session's
+			// own at guest paths.
+			workdir, outputs := sess.Workdir, mountSource(t, sess, OutputsTarget)
+			if hasView(sess) {
+				workdir, outputs = WorkdirTarget, OutputsTarget
+			}
+			res = run(t, l, sess.ID, ExecRequest{Command: "pwd"})
+			if strings.TrimSpace(string(res.Stdout)) != workdir {
+				t.Errorf("default cwd %q, want the workdir %s", res.Stdout, workdir)
+			}
+			res = run(t, l, sess.ID, ExecRequest{Command: "pwd", Cwd: OutputsTarget})
+			if got := strings.TrimSpace(string(res.Stdout)); got != outputs {
+				t.Errorf("cwd %s ran in %q, want %s", OutputsTarget, got, outputs)
+			}
+			if err := os.Mkdir(filepath.Join(sess.Workdir, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			res = run(t, l, sess.ID, ExecRequest{Command: "pwd", Cwd: "sub"})
+			if got := strings.TrimSpace(string(res.Stdout)); got != filepath.Join(workdir, "sub") {
+				t.Errorf("relative cwd ran in %q, want %s", got, filepath.Join(workdir, "sub"))
+			}
+		})
 	}
 }
 

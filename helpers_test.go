@@ -35,6 +35,14 @@ func newLocalWith(t *testing.T, cfg LocalConfig) (*Local, string) {
 	return l, cfg.RootDir
 }
 
+// viewName names a ViewMode in a subtest.
+func viewName(v ViewMode) string {
+	if v == ViewAuto {
+		return "view_auto"
+	}
+	return "view_" + string(v)
+}
+
 // hasView reports whether sess's commands see a view of their own (guest
 // paths) rather than the host's.
 func hasView(sess *Session) bool { return len(sess.Dirs) > 0 }

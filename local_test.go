@@ -132,39 +132,55 @@ func TestApplyNetworkPolicyChangesNextExec(t *testing.T) {
 // refused. In a session's own view it is refused too: its files would be
 // writable through the writable root's guest path.
 func TestReadOnlyMountInsideWritableRootRefused(t *testing.T) {
-	l, root := newLocal(t)
-	requireConfinement(t, l)
-	spec := hardenedSpec(t, l, Spec{Mounts: []Mount{{Source: "work/ro", Target: "/mnt/ro", Access: ReadOnly}}})
-	_, err := l.Provision(context.Background(), spec)
-	var e *Error
-	if !errors.Is(err, ErrInvalidRequest) || !errors.As(err, &e) {
-		t.Fatalf("Provision with a read-only mount in the workdir: %v, want ErrInvalidRequest", err)
-	}
-	assertEmptyDir(t, root)
+	for _, view := range []ViewMode{ViewHost, ViewAuto} {
+		t.Run(viewName(view), func(t *testing.T) {
+			l, root := newLocalWith(t, LocalConfig{View: view})
+			requireConfinement(t, l)
+			spec := hardenedSpec(t, l, Spec{Mounts: []Mount{{Source: "work/ro", Target: "/mnt/ro", Access: ReadOnly}}})
+			_, err := l.Provision(context.Background(), spec)
+			var e *Error
+			if !errors.Is(err, ErrInvalidRequest) || !errors.As(err, &e) {
+				t.Fatalf("Provision with a read-only mount in the workdir: %v, want ErrInvalidRequest", err)
+			}
+			assertEmptyDir(t, root)
 
-	// The same mount attached to a live session is refused too.
-	sess := provision(t, l, Spec{})
-	if _, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: "work/ro", Target: "/mnt/ro", Access: ReadOnly}); !errors.Is(err, ErrInvalidRequest) {
-		t.Fatalf("AttachFilesystem with a read-only mount in the workdir: %v, want ErrInvalidRequest", err)
+			// The same mount attached to a live session is refused too.
+			sess := provision(t, l, Spec{})
+			if _, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: "work/ro", Target: "/mnt/ro", Access: ReadOnly}); !errors.Is(err, ErrInvalidRequest) {
+				t.Fatalf("AttachFilesystem with a read-only mount in the workdir: %v, want ErrInvalidRequest", err)
+			}
+			// And a read-only mount inside a writable attached mount.
+			rw := outsideDir(t)
+			if err := os.Mkdir(filepath.Join(rw, "inner"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: rw, Target: "/mnt/rw", Access: ReadWrite}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: filepath.Join(rw, "inner"), Target: "/mnt/inner", Access: ReadOnly}); !errors.Is(err, ErrInvalidRequest) {
+				t.Fatalf("read-only mount inside a writable mount: %v, want ErrInvalidRequest", err)
+			}
+			// A fresh read-only mount (empty source) is fine and read-only in fact.
+			rm, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Target: "/mnt/fresh", Access: ReadOnly})
+			if err != nil {
+				t.Fatalf("fresh read-only mount: %v", err)
+			}
+			snap, err := l.Snapshot(context.Background(), sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := run(t, l, sess.ID, sh(`echo x > "$1"/f`, guestPath(t, &snap.Session, rm.Source)))
+			assertRefused(t, sess, "write to a fresh read-only mount", res, "")
+			if _, exists := fileContent(t, filepath.Join(rm.Source, "f")); exists {
+				t.Fatal("a file was created in the fresh read-only mount")
+			}
+			// Sibling: the writable mount takes the same write.
+			res = run(t, l, sess.ID, sh(`echo x > "$1"/f`, guestPath(t, &snap.Session, rw)))
+			if got, _ := fileContent(t, filepath.Join(rw, "f")); got != "x\n" {
+				t.Fatalf("write to the writable mount: host file %q, stderr %q", got, res.Stderr)
+			}
+		})
 	}
-	// And a read-only mount inside a writable attached mount.
-	rw := outsideDir(t)
-	if err := os.Mkdir(filepath.Join(rw, "inner"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: rw, Target: "/mnt/rw", Access: ReadWrite}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: filepath.Join(rw, "inner"), Target: "/mnt/inner", Access: ReadOnly}); !errors.Is(err, ErrInvalidRequest) {
-		t.Fatalf("read-only mount inside a writable mount: %v, want ErrInvalidRequest", err)
-	}
-	// A fresh read-only mount (empty source) is fine and read-only in fact.
-	rm, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Target: "/mnt/fresh", Access: ReadOnly})
-	if err != nil {
-		t.Fatalf("fresh read-only mount: %v", err)
-	}
-	res := run(t, l, sess.ID, sh(`echo x > "$1"/f`, rm.Source))
-	assertRefused(t, sess, "write to a fresh read-only mount", res, "")
 }
 
 func assertEmptyDir(t *testing.T, dir string) {

@@ -201,10 +201,23 @@ func TestHardeningSetuidDoesNotElevate(t *testing.T) {
 	if sess.RunAs == nil {
 		t.Fatal("a root host must run commands as an unprivileged identity")
 	}
+	// The command's own uid as it sees it: RunAs in the host's view, 0 of
+	// its user namespace (mapped to RunAs) in a view of its own.
 	self := fmt.Sprintf("euid=%d", sess.RunAs.UID)
-	euid := func(bin string) string {
-		res := run(t, l, sess.ID, helperReq(t, sess, bin, "euid", ""))
-		return strings.TrimSpace(string(res.Stdout)) + strings.TrimSpace(string(res.Stderr))
+	if hasView(sess) {
+		self = "euid=0"
+	}
+	// euid runs bin, which creates the file named; the host reads its
+	// owner: whom the command ran as, on the host.
+	euid := func(bin, name string) (string, uint32) {
+		file := filepath.Join(sess.Workdir, name)
+		res := run(t, l, sess.ID, helperReq(t, sess, bin, "euid", guestPath(t, sess, file)))
+		out := results(res.Stdout)
+		var st syscall.Stat_t
+		if err := syscall.Stat(file, &st); err != nil {
+			t.Fatalf("%s: the helper did not create %s (%s): stdout %q stderr %q", bin, name, out["created"], res.Stdout, res.Stderr)
+		}
+		return "euid=" + out["euid"], st.Uid
 	}
 	// A set-user-ID root copy of the helper, and a plain one.
 	setuidRoot := helperBinary(t, sess.Workdir)
@@ -213,20 +226,25 @@ func TestHardeningSetuidDoesNotElevate(t *testing.T) {
 	require.NoError(t, os.Mkdir(plainDir, 0o755))
 	plain := helperBinary(t, plainDir)
 
-	if got := euid(setuidRoot); got != self {
-		t.Errorf("set-user-ID root binary in the sandbox reports %q, want %s (no_new_privs)", got, self)
+	if got, owner := euid(setuidRoot, "by-setuid"); got != self || owner != sess.RunAs.UID {
+		t.Errorf("set-user-ID root binary in the sandbox reports %q and creates a file of uid %d, want %s and %d (no_new_privs)", got, owner, self, sess.RunAs.UID)
 	}
-	if got := euid(plain); got != self {
-		t.Errorf("plain binary in the sandbox reports %q, want %s", got, self)
+	if got, owner := euid(plain, "by-plain"); got != self || owner != sess.RunAs.UID {
+		t.Errorf("plain binary in the sandbox reports %q and creates a file of uid %d, want %s and %d", got, owner, self, sess.RunAs.UID)
 	}
 	// Sibling: run by the same identity outside the sandbox (no
 	// no_new_privs), the set-user-ID bit does elevate, so it works on this
 	// filesystem.
 	cmd := exec.Command(setuidRoot)
-	cmd.Env = []string{helperEnv + "=euid"}
+	byUnconfined := filepath.Join(sess.Workdir, "by-unconfined")
+	cmd.Env = []string{helperEnv + "=euid", helperArgEnv + "=" + byUnconfined}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sess.RunAs.UID, Gid: sess.RunAs.GID, Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()
-	if got := strings.TrimSpace(string(out)); err != nil || got != "euid=0" {
-		t.Errorf("set-user-ID root binary run by uid %d unconfined: %q, %v; want euid=0", sess.RunAs.UID, got, err)
+	if got := results(out); err != nil || got["euid"] != "0" || got["created"] != "OK" {
+		t.Errorf("set-user-ID root binary run by uid %d unconfined: %q, %v; want euid=0 and created=OK", sess.RunAs.UID, out, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(byUnconfined, &st); err != nil || st.Uid != 0 {
+		t.Errorf("set-user-ID root binary run by uid %d unconfined created a file of uid %d (%v), want 0", sess.RunAs.UID, st.Uid, err)
 	}
 }

@@ -125,8 +125,10 @@ func TestHardeningDeviceNodesAndModes(t *testing.T) {
 
 // Landlock does not mediate chmod or utimes. On a root host the command
 // runs as an unprivileged identity that owns no host file, so the kernel
-// refuses both on a root-owned file outside its roots; its own files in
-// the workdir stay its to change.
+// refuses both on a root-owned file outside its roots, and on one inside a
+// read-write mount too (which a session's own view shows it); in a view a
+// host file outside the session's mounts does not exist for the command
+// at all. Its own files in the workdir stay its to change.
 func TestHardeningHostFileModesUnchangeable(t *testing.T) {
 	l, _ := newLocal(t)
 	requireConfinement(t, l)
@@ -135,23 +137,43 @@ func TestHardeningHostFileModesUnchangeable(t *testing.T) {
 		// user namespace: the OS gives no other identity to run as.
 		t.Skipf("host file metadata not protected on this host: %s", m.Reason)
 	}
-	victim := filepath.Join(outsideDir(t), "victim")
+	dir := outsideDir(t)
+	victim := filepath.Join(dir, "victim")
 	require.NoError(t, os.WriteFile(victim, []byte("root's\n"), 0o600))
 	require.NoError(t, os.Chmod(victim, 0o600))
 	before, err := os.Stat(victim)
 	require.NoError(t, err)
-	sess := provision(t, l, sandbox.Spec{})
-	res := run(t, l, sess.ID, sh(`chmod 0666 "$1"; echo chmod=$?; touch -d 2001-01-01 "$1"; echo touch=$?`, victim))
-	if !strings.Contains(string(res.Stdout), "chmod=1") || !strings.Contains(string(res.Stdout), "touch=1") {
-		t.Errorf("chmod and touch of a root-owned host file: %q %q, want both refused", res.Stdout, res.Stderr)
+	// tryChange has a command of sess chmod and touch the victim at path
+	// (where it sees it), and checks both were refused and the host file
+	// is unchanged.
+	tryChange := func(what string, sess *sandbox.Session, path string) string {
+		t.Helper()
+		res := run(t, l, sess.ID, sh(`[ -e "$1" ] && echo exists; chmod 0666 "$1"; echo chmod=$?; touch -d 2001-01-01 "$1"; echo touch=$?`, path))
+		if !strings.Contains(string(res.Stdout), "chmod=1") || !strings.Contains(string(res.Stdout), "touch=1") {
+			t.Errorf("%s: chmod and touch of a root-owned host file: %q %q, want both refused", what, res.Stdout, res.Stderr)
+		}
+		after, err := os.Stat(victim)
+		require.NoError(t, err)
+		if after.Mode() != before.Mode() || !after.ModTime().Equal(before.ModTime()) {
+			t.Errorf("%s: host file changed: mode %v -> %v, mtime %v -> %v", what, before.Mode(), after.Mode(), before.ModTime(), after.ModTime())
+		}
+		return string(res.Stdout)
 	}
-	after, err := os.Stat(victim)
-	require.NoError(t, err)
-	if after.Mode() != before.Mode() || !after.ModTime().Equal(before.ModTime()) {
-		t.Errorf("host file changed: mode %v -> %v, mtime %v -> %v", before.Mode(), after.Mode(), before.ModTime(), after.ModTime())
+	sess := provision(t, l, sandbox.Spec{})
+	tryChange("outside the roots", sess, victim)
+	if sess.RunAs != nil && os.Geteuid() == 0 {
+		// The same root-owned file inside a read-write mount: the command
+		// reaches it (in a session's own view, only there), and it is
+		// still not its identity's. (Where commands run as the host's own
+		// user, the victim is that user's file, theirs to change in a
+		// mount granted read-write.)
+		mounted := provision(t, l, sandbox.Spec{Mounts: []sandbox.Mount{{Source: dir, Target: "/mnt/host", Access: sandbox.ReadWrite}}})
+		if out := tryChange("in a read-write mount", mounted, guestPath(t, mounted, victim)); !strings.Contains(out, "exists\n") {
+			t.Errorf("in a read-write mount: the command does not see the file: %q", out)
+		}
 	}
 	// Sibling: the command's own file in the workdir.
-	res = run(t, l, sess.ID, sh(`echo mine > own && chmod 0640 own && touch -d 2001-01-01 own && echo ok`))
+	res := run(t, l, sess.ID, sh(`echo mine > own && chmod 0640 own && touch -d 2001-01-01 own && echo ok`))
 	own, err := os.Stat(filepath.Join(sess.Workdir, "own"))
 	if err != nil || res.ExitCode != 0 || own.Mode() != 0o640 || own.ModTime().Year() != 2001 {
 		t.Errorf("own file: exit %d stderr %q, stat %v %v", res.ExitCode, res.Stderr, own, err)

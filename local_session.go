@@ -263,6 +263,14 @@ func (s *localSession) startTracked(op string, prep *osconfine.Prepared, cmd *ex
 		}
 	}
 	if err != nil {
+		// Terminate may have ended the session's view meanwhile: the
+		// start failed because the session is gone.
+		s.mu.Lock()
+		terminated := s.terminated
+		s.mu.Unlock()
+		if terminated {
+			return nil, errTerminated
+		}
 		return nil, err
 	}
 	s.mu.Lock()

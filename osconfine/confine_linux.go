@@ -33,9 +33,6 @@ type prepared struct {
 	// view is set when the policy was prepared inside a session's View:
 	// starts go to its init, which runs this package's spawner there.
 	view *viewPrepared
-	// inInit is set in a session init: every child is started in a PID
-	// namespace of its own below the init (see holders).
-	inInit bool
 }
 
 // prepare adds the system baseline to p and builds the ruleset, the filter

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -105,7 +106,11 @@ func buildRoot(stage string, mounts []ViewMount) (_ *guestRoot, err error) {
 	if g.hostRoot, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		return nil, fmt.Errorf("osconfine: opening the host's root: %w", err)
 	}
-	if g.root, err = freshTree("tmpfs", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, "mode", "0755"); err != nil {
+	// noatime: reading a path of the root must never write to it, or
+	// making it read-only again (here and after each Attach) fails with
+	// EBUSY while another process of the session happens to look a path
+	// up (an atime update is a write).
+	if g.root, err = freshTree("tmpfs", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOATIME, "mode", "0755"); err != nil {
 		return nil, fmt.Errorf("osconfine: making the session's root: %w", err)
 	}
 	if err := g.addOurs(g.root); err != nil {
@@ -256,7 +261,7 @@ func (g *guestRoot) etc() error {
 // cannot mknod, so each is a bind), a devpts of the session's own, and a
 // /dev/shm.
 func (g *guestRoot) dev() error {
-	dev, err := g.mountFresh("/dev", "tmpfs", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, "mode", "0755")
+	dev, err := g.mountFresh("/dev", "tmpfs", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NOATIME, "mode", "0755")
 	if err != nil {
 		return err
 	}
@@ -387,7 +392,17 @@ func setReadOnly(fd int, recursive, on bool) error {
 }
 
 func (g *guestRoot) setRootReadOnly(on bool) error {
-	if err := setReadOnly(g.root, false, on); err != nil {
+	var err error
+	for range 50 {
+		// EBUSY: a write to the root is in flight. Nothing of the session
+		// writes there (noatime, Landlock grants no write on it), so one
+		// would be brief; try again for a little while.
+		if err = setReadOnly(g.root, false, on); !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil {
 		return fmt.Errorf("osconfine: setting the session's root read-only=%v: %w", on, err)
 	}
 	return nil

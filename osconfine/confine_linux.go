@@ -91,13 +91,14 @@ func (p *Prepared) start(cmd *exec.Cmd) (*Child, error) {
 			return nil, err
 		}
 	}
-	return p.spawn(cmd, cg, nil)
+	return p.spawn(cmd, cg, nil, nil)
 }
 
 // spawn starts cmd from a spawner thread of p, with cg (or nil) as its
 // cgroup, and in the namespaces of h when a session init starts it (nil
-// otherwise). cg is removed when the start fails.
-func (p *Prepared) spawn(cmd *exec.Cmd, cg *execCgroup, h *holder) (*Child, error) {
+// otherwise); onExit (or nil) runs once the child has been reaped. cg is
+// removed when the start fails.
+func (p *Prepared) spawn(cmd *exec.Cmd, cg *execCgroup, h *holder, onExit func()) (*Child, error) {
 	devNull, err := stdioFiles(cmd)
 	if err != nil {
 		if cg != nil {
@@ -118,7 +119,7 @@ func (p *Prepared) spawn(cmd *exec.Cmd, cg *execCgroup, h *holder) (*Child, erro
 	}
 	child := newChild(cmd)
 	child.kill = func() error { return killTree(cmd) }
-	job := &spawnJob{prep: p, cmd: cmd, child: child, started: make(chan error, 1), cgroup: cg, holder: h}
+	job := &spawnJob{prep: p, cmd: cmd, child: child, started: make(chan error, 1), cgroup: cg, holder: h, onExit: onExit}
 	jobs := p.jobs
 	if h != nil {
 		jobs = h.queue(p)

@@ -32,6 +32,10 @@ type spawnJob struct {
 	started chan error
 	cgroup  *execCgroup // nil without tree-wide limits
 	holder  *holder     // in a session init: whose namespaces the child is born in
+	// onExit, when set, runs on the goroutine that reaped the child, right
+	// after the Child is finished: a session init reports the end from
+	// there, without waking another goroutine first.
+	onExit func()
 }
 
 // onDisposableThread runs f on a goroutine locked to an OS thread that is
@@ -154,6 +158,9 @@ func (job *spawnJob) run(exited chan<- struct{}) bool {
 			job.child.memoryLimitHit = cg.oomKilled()
 		}
 		job.child.finish(err)
+		if job.onExit != nil {
+			job.onExit()
+		}
 		// After finish: removing the cgroup may wait for the kernel to
 		// release the namespace's last tasks, which Exec need not wait for.
 		if cg != nil {

@@ -205,8 +205,9 @@ func (in *viewInit) serve() {
 			}
 			in.reply(m.ID, nil)
 		case "start":
-			p := in.policies[m.PolicyID]
-			go in.start(m, p, files)
+			// Here, not on a goroutine of its own: start returns once the
+			// command runs, and its end is reported from where it is reaped.
+			in.start(m, in.policies[m.PolicyID], files)
 			continue
 		case "kill":
 			in.kill(m.Exec)
@@ -321,8 +322,9 @@ func (in *viewInit) listen(id uint64) {
 	in.conn.send(&viewMsg{Op: "listening", ID: id, Port: port}, int(f.Fd()))
 }
 
-// start starts one command in a PID namespace of its own, answers with
-// its pidfd, and reports its end once nothing of it is left.
+// start starts one command in a PID namespace of its own and answers with
+// its pidfd; its end is reported, once nothing of it is left, from the
+// goroutine that reaps it.
 func (in *viewInit) start(m *viewMsg, p *Prepared, files []*os.File) {
 	st := m.Start
 	fail := func(err error) {
@@ -352,7 +354,19 @@ func (in *viewInit) start(m *viewMsg, p *Prepared, files []*os.File) {
 		fail(err)
 		return
 	}
-	child, err := p.spawn(cmd, cg, h)
+	// The end is reported after the start: onExit waits for sent.
+	sent := make(chan struct{})
+	var child *Child
+	onExit := func() {
+		<-sent
+		in.holders.put(h) // returns once nothing of the command is left
+		exit := child.Exit()
+		in.mu.Lock()
+		delete(in.execs, m.Exec)
+		in.mu.Unlock()
+		in.conn.send(&viewMsg{Op: "exit", Exec: m.Exec, Exit: &exit})
+	}
+	child, err = p.spawn(cmd, cg, h, onExit)
 	closeFiles(files[:3]) // the child has its own copies; spawn closed the cgroup files
 	if err != nil {
 		in.holders.put(h)
@@ -369,13 +383,7 @@ func (in *viewInit) start(m *viewMsg, p *Prepared, files []*os.File) {
 	} else {
 		in.conn.send(&viewMsg{Op: "started", ID: m.ID})
 	}
-	<-child.Done()
-	in.holders.put(h) // returns once nothing of the command is left
-	exit := child.Exit()
-	in.mu.Lock()
-	delete(in.execs, m.Exec)
-	in.mu.Unlock()
-	in.conn.send(&viewMsg{Op: "exit", Exec: m.Exec, Exit: &exit})
+	close(sent)
 }
 
 // kill ends the command's PID namespace, and with it the command.

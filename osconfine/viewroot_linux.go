@@ -454,10 +454,23 @@ func freshTree(fstype string, attrs int, opts ...string) (int, error) {
 // openHost opens the host's path p as an O_PATH fd, resolving symlinks as
 // the host would: beneath the host's root, also after the pivot.
 func (g *guestRoot) openHost(p string) (int, error) {
-	return unix.Openat2(g.hostRoot, p, &unix.OpenHow{
+	return openat2Retry(g.hostRoot, p, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
+}
+
+// openat2Retry is openat2, tried again on EAGAIN: with RESOLVE_IN_ROOT or
+// RESOLVE_BENEATH the kernel gives up on a lookup that raced any mount or
+// rename on the machine (other sessions' inits mount all the time), and
+// asks the caller to retry.
+func openat2Retry(dir int, p string, how *unix.OpenHow) (int, error) {
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dir, p, how)
+		if err != unix.EAGAIN || i == 1000 {
+			return fd, err
+		}
+	}
 }
 
 // addOurs records the filesystem of fd as one built here.
@@ -504,7 +517,7 @@ func (g *guestRoot) mountPoint(target string, dir bool) (int, error) {
 // openComponent opens name in the directory dir, crossing into a mount on it
 // but refusing a symlink (ELOOP).
 func openComponent(dir int, name string) (int, error) {
-	return unix.Openat2(dir, name, &unix.OpenHow{
+	return openat2Retry(dir, name, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
 	})

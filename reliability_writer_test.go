@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +89,7 @@ func TestStuckWriterBoundedByTerminate(t *testing.T) {
 	sess := provision(t, l, Spec{})
 	req := flood
 	req.Stderr = newStuckWriter(t)
+	req.Args = slices.Clone(req.Args) // flood is shared by the other tests
 	req.Args[1] = `while :; do echo 0123456789abcdef0123456789abcdef >&2; done`
 	type outcome struct {
 		res *ExecResult

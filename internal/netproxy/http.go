@@ -28,8 +28,8 @@ func (ss *session) serveHTTP(c *clientConn) {
 		if errors.Is(err, io.EOF) {
 			return // a client that connected and went away asked for nothing
 		}
-		writeStatus(c, status, reason)
 		ss.emit(Event{Protocol: ProtoHTTP, Reason: reason + ": " + err.Error(), Start: start})
+		writeStatus(c, status, reason)
 		return
 	}
 	c.endHandshake()
@@ -45,15 +45,15 @@ func (ss *session) serveConnect(c *clientConn, req *http.Request, start time.Tim
 	host, port, err := splitHostPort(req.RequestURI)
 	if err != nil {
 		reason := fmt.Sprintf("CONNECT target %q: %v", req.RequestURI, err)
-		writeStatus(c, http.StatusBadRequest, reason)
 		ss.emit(Event{Protocol: ProtoHTTPConnect, Reason: reason, Start: start})
+		writeStatus(c, http.StatusBadRequest, reason)
 		return
 	}
 	a := ss.open(ProtoHTTPConnect, host, port)
 	a.event.Start = start
 	if a.outcome != admitted {
-		writeStatus(c, httpStatus(a.outcome), a.event.Reason)
 		ss.emit(a.event)
+		writeStatus(c, httpStatus(a.outcome), a.event.Reason)
 		return
 	}
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
@@ -70,8 +70,8 @@ func (ss *session) forward(c *clientConn, req *http.Request, start time.Time) {
 	defer req.Body.Close()
 	if req.URL.Scheme != "http" || req.URL.Host == "" {
 		reason := "only CONNECT and absolute-form http:// requests are proxied"
-		writeStatus(c, http.StatusBadRequest, reason)
 		ss.emit(Event{Protocol: ProtoHTTP, Host: req.Host, Reason: reason, Start: start})
+		writeStatus(c, http.StatusBadRequest, reason)
 		return
 	}
 	host, port := req.URL.Hostname(), 80
@@ -79,8 +79,8 @@ func (ss *session) forward(c *clientConn, req *http.Request, start time.Time) {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
 			reason := fmt.Sprintf("invalid port %q", p)
-			writeStatus(c, http.StatusBadRequest, reason)
 			ss.emit(Event{Protocol: ProtoHTTP, Host: host, Reason: reason, Start: start})
+			writeStatus(c, http.StatusBadRequest, reason)
 			return
 		}
 		port = n
@@ -88,8 +88,8 @@ func (ss *session) forward(c *clientConn, req *http.Request, start time.Time) {
 	a := ss.open(ProtoHTTP, host, port)
 	a.event.Start = start
 	if a.outcome != admitted {
-		writeStatus(c, httpStatus(a.outcome), a.event.Reason)
 		ss.emit(a.event)
+		writeStatus(c, httpStatus(a.outcome), a.event.Reason)
 		return
 	}
 	defer ss.closeUpstream(a)

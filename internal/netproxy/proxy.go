@@ -228,6 +228,9 @@ func (ss *session) policy() *List {
 	return ss.s.Policy()
 }
 
+// emit reports an attempt. A refusal is emitted before the client gets
+// its answer: the command may end as soon as it has it, and its summary
+// must already hold the refusal.
 func (ss *session) emit(e Event) {
 	e.Session = ss.s.ID
 	if !e.Start.IsZero() && e.Duration == 0 {

@@ -34,8 +34,8 @@ const (
 func (ss *session) serveSOCKS5(c *clientConn) {
 	start := time.Now()
 	refuse := func(code byte, host string, port int, reason string) {
-		writeSOCKS5Reply(c, code)
 		ss.emit(Event{Protocol: ProtoSOCKS5, Host: host, Port: port, Reason: reason, Start: start})
+		writeSOCKS5Reply(c, code)
 	}
 	var hdr [2]byte
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
@@ -112,8 +112,8 @@ func (ss *session) serveSOCKS5(c *clientConn) {
 	a := ss.open(ProtoSOCKS5, host, port)
 	a.event.Start = start
 	if a.outcome != admitted {
-		writeSOCKS5Reply(c, socks5Code(a.outcome))
 		ss.emit(a.event)
+		writeSOCKS5Reply(c, socks5Code(a.outcome))
 		return
 	}
 	if err := writeSOCKS5Reply(c, socks5Succeeded); err != nil {

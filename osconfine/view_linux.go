@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -343,8 +344,25 @@ func (e *viewExec) end(st *ExitStatus, err error, mu *sync.Mutex) {
 	}
 }
 
-// startInView starts cmd inside the view; Start holds p.mu shared.
-func (p *Prepared) startInView(cmd *exec.Cmd) (_ *Child, err error) {
+// startInView starts cmd inside the view; Start holds p.mu shared. A start
+// that failed with ETXTBSY is tried again for a while: a program written
+// just before it runs can be held open for writing by a process this one
+// forked meanwhile (a spare init, say) until that process execs, the race
+// every fork-and-exec program has.
+func (p *Prepared) startInView(cmd *exec.Cmd) (*Child, error) {
+	stdin, stdout, stderr := cmd.Stdin, cmd.Stdout, cmd.Stderr
+	for i := 0; ; i++ {
+		// As given: a try fills empty slots with a /dev/null it closes.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+		child, err := p.startInViewOnce(cmd)
+		if !errors.Is(err, unix.ETXTBSY) || i == 50 {
+			return child, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *Prepared) startInViewOnce(cmd *exec.Cmd) (_ *Child, err error) {
 	v := p.view.v
 	devNull, err := stdioFiles(cmd)
 	if err != nil {

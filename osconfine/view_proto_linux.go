@@ -25,6 +25,7 @@ type viewMsg struct {
 	ID          uint64      `json:"id,omitempty"`
 	Err         string      `json:"err,omitempty"`
 	Unsupported bool        `json:"unsupported,omitempty"` // Err wraps ErrUnsupported
+	Errno       int         `json:"errno,omitempty"`       // Err wraps this errno
 	Token       string      `json:"token,omitempty"`       // hello: the trigger's token
 	Mode        string      `json:"mode,omitempty"`        // hello: "init" or "holder"
 	Spec        *ViewSpec   `json:"spec,omitempty"`        // hello of an init
@@ -82,7 +83,12 @@ type viewStart struct {
 
 // errorMsg is the reply to a request that failed.
 func errorMsg(id uint64, err error) *viewMsg {
-	return &viewMsg{Op: "error", ID: id, Err: err.Error(), Unsupported: errors.Is(err, ErrUnsupported)}
+	m := &viewMsg{Op: "error", ID: id, Err: err.Error(), Unsupported: errors.Is(err, ErrUnsupported)}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	}
+	return m
 }
 
 // asError turns a reply back into an error (nil unless it is one).
@@ -93,8 +99,21 @@ func (m *viewMsg) asError() error {
 	if m.Unsupported {
 		return fmt.Errorf("%w: %s", ErrUnsupported, m.Err)
 	}
+	if m.Errno != 0 {
+		return &viewError{msg: m.Err, errno: unix.Errno(m.Errno)}
+	}
 	return errors.New(m.Err)
 }
+
+// viewError is an error of the other end that carried an errno, so that
+// errors.Is works on it here too (fs.ErrNotExist, ETXTBSY).
+type viewError struct {
+	msg   string
+	errno unix.Errno
+}
+
+func (e *viewError) Error() string { return e.msg }
+func (e *viewError) Unwrap() error { return e.errno }
 
 // maxViewMsg bounds a message; the socket's buffers are raised to hold it.
 const maxViewMsg = 1 << 20

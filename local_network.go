@@ -26,10 +26,17 @@ type sessionProxy struct {
 	port   uint16
 	list   atomic.Pointer[netproxy.List]
 	served chan struct{} // closed when Serve has returned
+	// inFlight lets a summary wait for the attempts of a command that
+	// ended before the proxy reported them.
+	inFlight netproxy.InFlight
 
 	mu     sync.Mutex
 	recent []NetworkEvent // the latest attempts, for per-exec summaries
 }
+
+// summaryGrace is how long a summary waits for the proxy to finish the
+// connections the command opened.
+const summaryGrace = 250 * time.Millisecond
 
 // recentKept bounds the attempts a session remembers for summaries.
 const recentKept = 1024
@@ -76,7 +83,7 @@ func (l *Local) startSessionProxy(id SessionID, list *netproxy.List, view *oscon
 	onEvent := l.cfg.OnNetworkEvent
 	go func() {
 		defer close(sp.served)
-		l.proxyFor().Serve(ln, netproxy.Session{ID: string(id), Policy: sp.list.Load, OnEvent: func(e netproxy.Event) {
+		l.proxyFor().Serve(ln, netproxy.Session{ID: string(id), Policy: sp.list.Load, InFlight: &sp.inFlight, OnEvent: func(e netproxy.Event) {
 			ev := networkEventFrom(id, e)
 			sp.remember(ev)
 			if onEvent != nil {
@@ -113,6 +120,10 @@ func (sp *sessionProxy) remember(e NetworkEvent) {
 // session that run at the same time share one namespace, so their
 // attempts cannot be told apart: each sees the others' too.
 func (sp *sessionProxy) summary(from, to time.Time) *NetworkSummary {
+	// A connection the command opened may still be finishing (its event
+	// comes when it ends); a connection kept open longer than this, by a
+	// process the command left running, is left out.
+	sp.inFlight.Wait(from, summaryGrace)
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	s := &NetworkSummary{}

@@ -73,6 +73,10 @@ type Session struct {
 	// connection's goroutine, which it holds up (and with it the
 	// connection's end) while it runs: it should not block.
 	OnEvent func(Event)
+	// InFlight, if set, counts the client connections being handled, so
+	// that the caller can wait for what a command tried to be reported
+	// (see InFlight.Wait).
+	InFlight *InFlight
 }
 
 // ErrClosed is returned by Serve once the Proxy is closed.
@@ -244,6 +248,10 @@ func (ss *session) emit(e Event) {
 // handle sniffs the protocol of one client connection and serves it.
 func (ss *session) handle(c net.Conn) {
 	defer ss.wg.Done()
+	if f := ss.s.InFlight; f != nil {
+		// Deferred first, so it runs last: after the attempt's event.
+		defer f.end(f.begin())
+	}
 	defer ss.untrack(c)
 	defer c.Close()
 

@@ -173,7 +173,9 @@ func TestViewLeavesNothingBehind(t *testing.T) {
 
 	p, err := l.Start(context.Background(), sess.ID, sh(detachScript+"\nsleep 300", mark))
 	require.NoError(t, err)
-	require.Len(t, waitForPids(3, mark), 3, "the started process and its two detached children")
+	// The started process and its two detached children (and, for a
+	// moment, the subshell that detaches the second).
+	require.GreaterOrEqual(t, len(waitForPids(3, mark)), 3, "the started process and its two detached children")
 	require.NoError(t, l.Terminate(context.Background(), sess.ID))
 	<-p.Done()
 	assert.Empty(t, markedPids(mark), "processes outlived Terminate")

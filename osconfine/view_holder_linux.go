@@ -40,9 +40,10 @@ import (
 
 // holder is the first process of a command's PID namespace.
 type holder struct {
-	cmd          *exec.Cmd
-	pid          int // in the init's PID namespace
-	pidns, mntns int // descriptors of its namespaces, for spawner threads
+	cmd          *exec.Cmd // this executable again; nil for a cloned holder
+	pidfd        int       // a cloned holder's pidfd
+	pid          int       // in the init's PID namespace
+	pidns, mntns int       // descriptors of its namespaces, for spawner threads
 	conn         *viewConn
 	gone         chan struct{} // closed once it has been reaped
 	// killed is set when the holder is sent SIGKILL: from then on its
@@ -172,9 +173,20 @@ func (h *holder) empty() bool {
 // signalKill kills the holder, and the kernel everything in its namespace.
 func (h *holder) signalKill() {
 	h.killed.Store(true)
-	if !h.dead() {
-		h.cmd.Process.Kill()
+	if h.dead() {
+		return
 	}
+	if h.cmd == nil {
+		// Under mu: the reaper closes the pidfd under it, and a closed
+		// descriptor's number may already name another file.
+		h.mu.Lock()
+		if h.pidfd >= 0 {
+			unix.PidfdSendSignal(h.pidfd, unix.SIGKILL, nil, 0)
+		}
+		h.mu.Unlock()
+		return
+	}
+	h.cmd.Process.Kill()
 }
 
 // queue returns the channel on which idle spawner threads of p joined to
@@ -238,13 +250,14 @@ type holderPool struct {
 	idle    []*holder // holders with their /proc, nothing in their namespace
 	waiting []*holder // started before the root was built
 	rootOK  bool
+	built   chan struct{} // closed with rootOK
 	filling bool
 }
 
 // maxIdleHolders bounds the holders kept for reuse.
 const maxIdleHolders = 2
 
-func newHolderPool() *holderPool { return &holderPool{} }
+func newHolderPool() *holderPool { return &holderPool{built: make(chan struct{})} }
 
 // get returns a holder with nothing in its namespace, an idle one when
 // there is one (a session running one command at a time reuses a single
@@ -260,6 +273,15 @@ func (hp *holderPool) get() (*holder, error) {
 		}
 	}
 	hp.mu.Unlock()
+	return newHolder()
+}
+
+// newHolder makes a holder ready for a command, once the root is built:
+// a cloned one where the kernel allows, else this executable again.
+func newHolder() (*holder, error) {
+	if cloneHoldersWork() {
+		return spawnClonedHolder()
+	}
 	h, err := spawnHolder()
 	if err != nil {
 		return nil, err
@@ -298,6 +320,18 @@ func (hp *holderPool) refill() {
 	hp.filling = true
 	hp.mu.Unlock()
 	go func() {
+		if cloneHoldersWork() {
+			// Cloned in a moment, once the root is built.
+			<-hp.built
+			h, err := spawnClonedHolder()
+			hp.mu.Lock()
+			hp.filling = false
+			if err == nil {
+				hp.idle = append(hp.idle, h)
+			}
+			hp.mu.Unlock()
+			return
+		}
 		h, err := spawnHolder()
 		if err != nil {
 			hp.mu.Lock()
@@ -332,6 +366,7 @@ func (hp *holderPool) ready(h *holder) {
 func (hp *holderPool) rootReady() {
 	hp.mu.Lock()
 	hp.rootOK = true
+	close(hp.built)
 	waiting := hp.waiting
 	hp.waiting = nil
 	hp.mu.Unlock()

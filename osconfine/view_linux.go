@@ -86,6 +86,7 @@ func startView(spec ViewSpec) (*View, error) {
 		return nil, fmt.Errorf("%w: session view: %s", ErrUnsupported, m.Reason)
 	}
 	v, err := spareInits.take(spec.Owner)
+	defer spareInits.refill(spec.Owner)
 	if err != nil {
 		return nil, err
 	}

@@ -26,13 +26,15 @@ type spare struct {
 	err  error
 }
 
-// take returns an init for owner that waits for its spec, and starts the
-// next spare.
+// take returns an init for owner that waits for its spec. The caller
+// calls refill once it has set that init up: the next spare is started
+// then, not while the caller waits (starting an init forks this process,
+// which holds up its other threads for as long as copying its memory map
+// takes, a millisecond or more for a large host).
 func (s *spares) take(owner Identity) (*View, error) {
 	s.mu.Lock()
 	sp := s.ready[owner]
-	next := startSpare(owner)
-	s.ready[owner] = next
+	delete(s.ready, owner)
 	s.mu.Unlock()
 	if sp == nil {
 		sp = startSpare(owner)
@@ -44,6 +46,15 @@ func (s *spares) take(owner Identity) (*View, error) {
 		return startViewProcess("init", owner)
 	}
 	return sp.v, nil
+}
+
+// refill starts a spare for owner unless one is there.
+func (s *spares) refill(owner Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready[owner] == nil {
+		s.ready[owner] = startSpare(owner)
+	}
 }
 
 func startSpare(owner Identity) *spare {

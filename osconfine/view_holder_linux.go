@@ -28,15 +28,17 @@ import (
 // starts stays in it. But the command must not be that namespace's first
 // process, which the kernel shields from signals it has no handler for
 // (kill $$, SIGXCPU, SIGXFSZ would do nothing). So the first process is a
-// holder: this executable again, which mounts a /proc of its namespace in a
-// mount namespace of its own (so the command's /proc/self and /proc/$$
-// agree), drops every capability and then only reaps. The command is
-// started by the init into the holder's namespaces (its spawner thread
-// joins them), as the init's child. When the command has ended, the init
-// looks at the holder's children: none means nothing is left and the
-// holder serves the next command; otherwise the init kills the holder, and
-// the kernel kills everything in its namespace with it. One spare holder
-// is kept ready, so starting a command does not wait for one.
+// holder, which has a mount namespace of its own with a /proc of its PID
+// namespace (so the command's /proc/self and /proc/$$ agree), no
+// capability, and only reaps: a fork of the init where procfs takes the
+// pidns option (view_holder_clone_linux.go), else this executable again,
+// which mounts its /proc itself (runHolder). The command is started by the
+// init into the holder's namespaces (its spawner thread joins them), as
+// the init's child. When the command has ended, the init looks at the
+// holder's children: none means nothing is left and the holder serves the
+// next command; otherwise the init kills the holder, and the kernel kills
+// everything in its namespace with it, and a replacement is made in the
+// background.
 
 // holder is the first process of a command's PID namespace.
 type holder struct {

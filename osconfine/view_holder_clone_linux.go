@@ -103,6 +103,9 @@ var (
 // takes the pidns option (for this process's own namespace, which costs
 // nothing to ask). It is asked once.
 func cloneHoldersWork() bool {
+	if execHolders {
+		return false
+	}
 	procPidnsOnce.Do(func() {
 		procPidnsErr = func() error {
 			ns, err := unix.Open("/proc/thread-self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)

@@ -111,6 +111,9 @@ func runViewInit(conn *viewConn, hello *viewMsg) {
 		return
 	}
 	setInitFacts(hello.Facts)
+	if hello.Facts.ExecHolders {
+		execHolders = true
+	}
 	in := &viewInit{conn: conn, holders: newHolderPool(), policies: make(map[uint64]*Prepared),
 		execs: make(map[uint64]*initExec)}
 	// The first holder starts now, while the host sends the spec and the

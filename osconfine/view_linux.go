@@ -22,6 +22,11 @@ import (
 // The host's side of a View: it starts the session init, talks to it, and
 // turns its replies into Childs and errors.
 
+// execHolders, set by tests before a view starts, makes its init start
+// holders as this executable even where it could clone them, so that both
+// kinds are tested on a kernel that has the newer way.
+var execHolders bool
+
 // viewInitEnv names the token of the init trigger (see View).
 const viewInitEnv = "GO_SANDBOX_VIEW_TOKEN"
 
@@ -146,7 +151,7 @@ func startViewProcess(mode string, owner Identity) (*View, error) {
 	go v.readLoop()
 	h := probeHost()
 	hello := &viewMsg{Op: "hello", Token: token, Mode: mode,
-		Facts: &viewFacts{PtraceStop: h.ptraceStop, Yama: h.yama}}
+		Facts: &viewFacts{PtraceStop: h.ptraceStop, Yama: h.yama, ExecHolders: execHolders}}
 	if _, err := v.call(hello); err != nil {
 		v.Close()
 		return nil, fmt.Errorf("osconfine: starting the session init: %w", err)

@@ -46,6 +46,9 @@ type viewMsg struct {
 type viewFacts struct {
 	PtraceStop bool   `json:"ptrace_stop"`
 	Yama       string `json:"yama,omitempty"`
+	// ExecHolders makes the init start holders as this executable even
+	// where it could clone them (set by tests, through execHolders).
+	ExecHolders bool `json:"exec_holders,omitempty"`
 }
 
 // wirePolicy is a Policy without what cannot travel (the namespace, which

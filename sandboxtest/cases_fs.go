@@ -242,16 +242,11 @@ func otherSessionTempRead(ctx context.Context, k *kit, c *tcase) Result {
 	if k.fs == nil {
 		return notApplicable(noFS)
 	}
-	a, doneA, err := k.provision(ctx, sandbox.Spec{})
-	if err != nil {
-		return k.setupFailed(c, "provision session A", err)
+	a, b, done, failed := k.provisionTwo(ctx, c)
+	if failed != nil {
+		return *failed
 	}
-	defer doneA()
-	b, doneB, err := k.provision(ctx, sandbox.Spec{})
-	if err != nil {
-		return k.setupFailed(c, "provision session B", err)
-	}
-	defer doneB()
+	defer done()
 	name, tok := token(), token()
 	tmpA, r, err := k.writeTemp(ctx, a.ID, name, tok)
 	guestA := joinPath(tmpA, "sandboxtest-"+name)

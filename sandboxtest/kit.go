@@ -271,6 +271,24 @@ func (k *kit) provision(ctx context.Context, spec sandbox.Spec) (*sandbox.Sessio
 	return s, func() { k.b.Terminate(context.WithoutCancel(ctx), s.ID) }, nil
 }
 
+// provisionTwo provisions sessions A and B for a case about what one
+// session can reach of another's; done terminates both. On failure it
+// returns the case's result instead.
+func (k *kit) provisionTwo(ctx context.Context, c *tcase) (a, b *sandbox.Session, done func(), failed *Result) {
+	a, doneA, err := k.provision(ctx, sandbox.Spec{})
+	if err != nil {
+		r := k.setupFailed(c, "provision session A", err)
+		return nil, nil, nil, &r
+	}
+	b, doneB, err := k.provision(ctx, sandbox.Spec{})
+	if err != nil {
+		doneA()
+		r := k.setupFailed(c, "provision session B", err)
+		return nil, nil, nil, &r
+	}
+	return a, b, func() { doneB(); doneA() }, nil
+}
+
 // sh runs a script with positional arguments ($1, ...) in the session.
 func (k *kit) sh(ctx context.Context, id sandbox.SessionID, script string, args ...string) (*sandbox.ExecResult, error) {
 	return k.shReq(ctx, id, sandbox.ExecRequest{}, script, args...)

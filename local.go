@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 
@@ -80,6 +81,11 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	}
 	if cfg.Path == "" {
 		cfg.Path = DefaultPath
+	}
+	switch cfg.View {
+	case ViewAuto, ViewRequired, ViewHost:
+	default:
+		return nil, newError(op, "", ErrInvalidRequest, fmt.Errorf("LocalConfig.View %q is none of %q, %q, %q", cfg.View, ViewAuto, ViewRequired, ViewHost))
 	}
 	// A missing RootDir is made searchable but not listable by others
 	// (whatever the umask): on a root host commands run as an unprivileged

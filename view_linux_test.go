@@ -197,3 +197,30 @@ func TestViewAttachShowsTheNewMount(t *testing.T) {
 	_, err = os.Stat(filepath.Join(late, "y"))
 	assert.True(t, os.IsNotExist(err), "a write reached the read-only attached mount")
 }
+
+func TestViewModeIsReportedAndChecked(t *testing.T) {
+	_, err := NewLocal(LocalConfig{RootDir: reachableTempDir(t), View: "sometimes"})
+	assert.ErrorIs(t, err, ErrInvalidRequest, "an unknown ViewMode")
+
+	host, err := NewLocal(LocalConfig{RootDir: reachableTempDir(t), View: ViewHost})
+	require.NoError(t, err)
+	requireConfinement(t, host)
+	m := host.Capabilities().Enforcement.View
+	assert.False(t, m.Enforced, "ViewHost reports no view")
+	assert.Contains(t, m.Reason, "ViewHost")
+	sess := provision(t, host, Spec{})
+	assert.Empty(t, sess.Dirs, "a session in the host's view has no guest directories")
+	out := string(run(t, host, sess.ID, sh(`printf %s "$SANDBOX_OUTPUTS_DIR"`)).Stdout)
+	assert.True(t, strings.HasPrefix(out, sess.Root), "in the host's view the outputs variable is a host path: %q", out)
+
+	l, _ := newLocal(t)
+	requireView(t, l)
+	required, err := NewLocal(LocalConfig{RootDir: reachableTempDir(t), View: ViewRequired})
+	require.NoError(t, err)
+	assert.True(t, required.Capabilities().Enforcement.View.Enforced)
+	sess = provision(t, required, Spec{})
+	assert.Equal(t, "/mnt/session/outputs", string(run(t, required, sess.ID, sh(`printf %s "$SANDBOX_OUTPUTS_DIR"`)).Stdout))
+	// Unrestricted sessions never get a view, whatever the mode.
+	free := provision(t, required, Spec{Profile: Unrestricted, NetworkPolicy: AllowAll()})
+	assert.Empty(t, free.Dirs)
+}

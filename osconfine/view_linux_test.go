@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // useExecHolders makes the views this test starts use holders of the given
@@ -122,4 +124,74 @@ func markedProcesses(mark string) []string {
 		}
 	}
 	return out
+}
+
+func init() {
+	linuxHelpers["say"] = func(arg string) error {
+		fmt.Println("normal run:", arg)
+		return nil
+	}
+}
+
+// TestViewTriggerNeedsEveryPart starts this test binary with the init's
+// token variable set but some other part of the guard missing: each time
+// it must run as usual (its helper prints), never become an init (which
+// would wait for a message and print nothing).
+func TestViewTriggerNeedsEveryPart(t *testing.T) {
+	token := strings.Repeat("ab", 16)
+	run := func(t *testing.T, cmd *exec.Cmd) {
+		t.Helper()
+		cmd.Env = append(cmd.Env, viewInitEnv+"="+token)
+		timer := time.AfterFunc(30*time.Second, func() {
+			if cmd.Process != nil {
+				cmd.Process.Kill()
+			}
+		})
+		defer timer.Stop()
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), "normal run: ok") {
+			t.Fatalf("the variable alone changed the run: %q, %v", out, err)
+		}
+	}
+	t.Run("variable only", func(t *testing.T) {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), linuxHelperEnv+"=say", linuxHelperArgEnv+"=ok")
+		run(t, cmd)
+	})
+	t.Run("variable and a seqpacket socket, not PID 1", func(t *testing.T) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+		defer ours.Close()
+		defer theirs.Close()
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), linuxHelperEnv+"=say", linuxHelperArgEnv+"=ok")
+		cmd.ExtraFiles = []*os.File{theirs}
+		run(t, cmd)
+	})
+	t.Run("variable and PID 1, no socket", func(t *testing.T) {
+		cmd := helperCommand(os.Args[0], "say", "ok", os.Getuid(), os.Getgid())
+		run(t, cmd)
+	})
+	t.Run("variable, PID 1 and the socket, but another token", func(t *testing.T) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs := os.NewFile(uintptr(fds[1]), "theirs")
+		defer theirs.Close()
+		ours, err := newViewConn(fds[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ours.close()
+		if err := ours.send(&viewMsg{Op: "hello", Token: strings.Repeat("cd", 16), Mode: "init"}); err != nil {
+			t.Fatal(err)
+		}
+		cmd := helperCommand(os.Args[0], "say", "ok", os.Getuid(), os.Getgid())
+		cmd.ExtraFiles = []*os.File{theirs}
+		run(t, cmd)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -145,6 +146,9 @@ func startViewProcess(mode string, owner Identity) (*View, error) {
 	if err := v.spawnInit(); err != nil {
 		childEnd.Close()
 		conn.close()
+		if errors.Is(err, fs.ErrPermission) {
+			err = fmt.Errorf("%w (the init is this executable, which uid %d, the session's owner, must be allowed to execute)", err, owner.UID)
+		}
 		return nil, err
 	}
 	childEnd.Close()

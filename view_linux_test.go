@@ -190,10 +190,18 @@ func TestViewAttachShowsTheNewMount(t *testing.T) {
 
 	res := run(t, l, sess.ID, sh(`cat /mnt/late/x 2>/dev/null || echo absent`))
 	assert.Equal(t, "absent\n", string(res.Stdout), "before the attach")
-	_, err := l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: late, Target: "/mnt/late", Access: ReadOnly})
+	// A command already running keeps the rules it started with: the new
+	// mount appears in its view, but its Landlock domain, made before the
+	// attach, does not admit it.
+	waiting, err := l.Start(context.Background(), sess.ID, sh(`i=0; while [ $i -lt 200 ] && ! [ -e /mnt/late/x ]; do sleep 0.05; i=$((i+1)); done; cat /mnt/late/x 2>/dev/null || echo never`))
+	require.NoError(t, err)
+	_, err = l.AttachFilesystem(context.Background(), sess.ID, Mount{Source: late, Target: "/mnt/late", Access: ReadOnly})
 	require.NoError(t, err)
 	res = run(t, l, sess.ID, sh(`cat /mnt/late/x; echo y > /mnt/late/y 2>/dev/null && echo wrote`))
 	assert.Equal(t, "late\n", string(res.Stdout), "after the attach: stderr %s", res.Stderr)
+	seen, err := waiting.Wait(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "never\n", string(seen.Stdout), "a command running across the attach reads the new mount")
 	_, err = os.Stat(filepath.Join(late, "y"))
 	assert.True(t, os.IsNotExist(err), "a write reached the read-only attached mount")
 }

@@ -84,8 +84,10 @@ func (v *View) Prepare(p Policy) (*Prepared, error) {
 	return v.prepare(p)
 }
 
-// Attach shows one more host directory at its guest target, to commands
-// started from now on and to those running.
+// Attach shows one more host directory at its guest target. It appears in
+// the view of every command, running ones included, but only commands
+// started under a policy prepared after the Attach (naming it) may use it:
+// a running command keeps the Landlock rules it started with.
 func (v *View) Attach(m ViewMount) error {
 	return v.attach(m)
 }

@@ -4,6 +4,7 @@ package osconfine
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -108,7 +109,15 @@ func cloneHoldersWork() bool {
 	}
 	procPidnsOnce.Do(func() {
 		procPidnsErr = func() error {
-			ns, err := unix.Open("/proc/thread-self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			// Through a pidfd, not /proc, which building the root
+			// replaces while this may run. A kernel without the ioctl
+			// (before 6.11) has no pidns option either.
+			self, err := unix.PidfdOpen(os.Getpid(), 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(self)
+			ns, err := unix.IoctlRetInt(self, unix.PIDFD_GET_PID_NAMESPACE)
 			if err != nil {
 				return err
 			}

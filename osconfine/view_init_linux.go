@@ -117,10 +117,8 @@ func runViewInit(conn *viewConn, hello *viewMsg) {
 	in := &viewInit{conn: conn, holders: newHolderPool(), policies: make(map[uint64]*Prepared),
 		execs: make(map[uint64]*initExec)}
 	// The first holder starts now, while the host sends the spec and the
-	// root is built: it only needs the root when it mounts its /proc. So
-	// does the empty network namespace of deny-all policies.
+	// root is built: it only needs the root when it mounts its /proc.
 	in.holders.refill()
-	go sessionEmptyNetns()
 	if err := conn.send(&viewMsg{Op: "ok", ID: hello.ID}); err != nil {
 		return
 	}
@@ -134,6 +132,10 @@ func runViewInit(conn *viewConn, hello *viewMsg) {
 		return
 	}
 	in.holders.rootReady()
+	// The empty network namespace of deny-all policies, made while the
+	// reply travels and the host asks for its policy. Not earlier: it is
+	// opened through /proc, which building the root replaces.
+	go sessionEmptyNetns()
 	if err := conn.send(&viewMsg{Op: "ok", ID: m.ID}); err != nil {
 		return
 	}
